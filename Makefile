@@ -17,7 +17,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-PKGS      := openblas libpng libjpeg sqlite3 libmicrohttpd libcjson
+PKGS      := openblas libpng libjpeg sqlite3 libmicrohttpd libcjson zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

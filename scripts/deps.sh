@@ -6,7 +6,7 @@
 # usage: scripts/deps.sh [build|test|data]   (each set includes the ones before it)
 set -eu
 
-build="gcc make pkg-config libopenblas-dev libpng-dev libjpeg-dev libsqlite3-dev libmicrohttpd-dev libcjson-dev"
+build="gcc make pkg-config libopenblas-dev zlib1g-dev libpng-dev libjpeg-dev libsqlite3-dev libmicrohttpd-dev libcjson-dev"
 test="libcmocka-dev curl sqlite3"
 data="nodejs npm"
 

@@ -21,7 +21,8 @@ PKGS      := openblas libpng libjpeg sqlite3 libmicrohttpd libcjson zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+            -Wno-format-truncation
 CFLAGS   ?= -O2 -g
 SANFLAGS ?=
 ALL_CFLAGS = -std=c11 $(CFLAGS) $(SANFLAGS) $(WARN) -D_GNU_SOURCE -Iinclude -Isrc $(PKG_CFLAGS) \

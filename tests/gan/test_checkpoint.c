@@ -1,0 +1,203 @@
+/* Checkpoints: exact resume (N+M iterations in one run equal N, save, load, M more, bit
+ * for bit, at a fixed BLAS thread count) and refusal of damaged or foreign files. */
+#include <cblas.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gan/internal.h"
+
+static char dir[] = "/tmp/illgan-ckpt-XXXXXX";
+static char path[256];
+
+static gan *new_gan(void)
+{
+    gan_config cfg = {.preset = "custom", .levels = 2, .base = 4, .fc_width = 16,
+                      .zpred_width = 16, .mb_kernels = 8, .mb_dims = 3};
+    gan_hparams hp;
+    gan_hparams_default(&hp, "custom");
+    hp.batch_size = 4;
+    char err[256];
+    gan *g = NULL;
+    assert_int_equal(gan_init(&g, &cfg, &hp, 3, err, sizeof err), 0);
+    return g;
+}
+
+static void train(gan *g, const dataset *ds, int steps)
+{
+    char err[256];
+    for (int i = 0; i < steps; i++) {
+        gan_stats st;
+        int rc = gan_train_iteration(g, ds, &st, err, sizeof err);
+        if (rc)
+            print_error("%s\n", err);
+        assert_int_equal(rc, 0);
+    }
+}
+
+static void assert_same_floats(const float *a, const float *b, size_t n, const char *what)
+{
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++)
+        differ += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    print_message("%s: %zu of %zu floats differ\n", what, differ, n);
+    assert_int_equal(differ, 0);
+}
+
+static void test_exact_resume(void **state)
+{
+    (void)state;
+    char err[256];
+    dataset ds;
+    assert_int_equal(dataset_synthetic(&ds, 40, 16, 5, err, sizeof err), 0);
+
+    gan *one = new_gan();
+    train(one, &ds, 7); /* the 40-image set wraps an epoch at 10 x 4: covered */
+
+    gan *two = new_gan();
+    train(two, &ds, 4);
+    assert_int_equal(gan_checkpoint_save(two, path, err, sizeof err), 0);
+    gan_free(two);
+    gan *back = NULL;
+    int rc = gan_checkpoint_load(&back, path, err, sizeof err);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(gan_step(back), 4);
+    train(back, &ds, 3);
+
+    assert_int_equal(gan_step(one), gan_step(back));
+    assert_same_floats(one->gp.w, back->gp.w, one->gp.count, "G weights");
+    assert_same_floats(one->zp.w, back->zp.w, one->zp.count, "Z weights");
+    assert_same_floats(one->dp.w, back->dp.w, one->dp.count, "D weights");
+    assert_same_floats(one->opt_g.v, back->opt_g.v, one->opt_g.count, "G Adam v");
+    assert_same_floats(one->opt_z.m, back->opt_z.m, one->opt_z.count, "Z Adam m");
+    assert_true(memcmp(&one->rng, &back->rng, sizeof one->rng) == 0);
+    gan_free(one);
+    gan_free(back);
+    dataset_free(&ds);
+}
+
+static long file_size(const char *p)
+{
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+static void poke(const char *p, long at, uint8_t xor)
+{
+    FILE *f = fopen(p, "r+b");
+    assert_non_null(f);
+    fseek(f, at, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, at, SEEK_SET);
+    fputc(c ^ xor, f);
+    fclose(f);
+}
+
+static void expect_refusal(const char *p, const char *needle)
+{
+    char err[512] = "";
+    gan *g = NULL;
+    assert_int_equal(gan_checkpoint_load(&g, p, err, sizeof err), -1);
+    assert_null(g);
+    print_message("refused as expected: %s\n", err);
+    assert_non_null(strstr(err, needle));
+}
+
+static void test_refuses_damaged_files(void **state)
+{
+    (void)state;
+    char err[256];
+    gan *g = new_gan();
+    assert_int_equal(gan_checkpoint_save(g, path, err, sizeof err), 0);
+    gan_free(g);
+    long size = file_size(path);
+    char copy[300];
+    snprintf(copy, sizeof copy, "%s.bad", path);
+    char cmd[700];
+
+    snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(truncate(copy, size - 100), 0);
+    expect_refusal(copy, "truncated");
+
+    assert_int_equal(system(cmd), 0);
+    poke(copy, size / 2, 0x40);
+    expect_refusal(copy, "checksum");
+
+    assert_int_equal(system(cmd), 0);
+    poke(copy, 0, 0xff);
+    expect_refusal(copy, "magic");
+
+    assert_int_equal(system(cmd), 0);
+    poke(copy, 8, 0x07); /* format version */
+    expect_refusal(copy, "version");
+
+    assert_int_equal(system(cmd), 0);
+    poke(copy, 48, 0x01); /* levels: the counts no longer match the configuration */
+    expect_refusal(copy, "match");
+
+    assert_int_equal(truncate(copy, 10), 0);
+    expect_refusal(copy, "truncated");
+    expect_refusal("/nonexistent/illgan.ckpt", "cannot open");
+    unlink(copy);
+}
+
+static void test_peek_reads_header(void **state)
+{
+    (void)state;
+    char err[256];
+    gan *g = new_gan();
+    dataset ds;
+    assert_int_equal(dataset_synthetic(&ds, 16, 16, 5, err, sizeof err), 0);
+    train(g, &ds, 2);
+    assert_int_equal(gan_checkpoint_save(g, path, err, sizeof err), 0);
+    gan_config cfg;
+    long step = -1;
+    assert_int_equal(gan_checkpoint_peek(path, &cfg, &step, err, sizeof err), 0);
+    assert_int_equal(step, 2);
+    assert_int_equal(cfg.levels, 2);
+    assert_int_equal(cfg.base, 4);
+    assert_string_equal(cfg.preset, "custom");
+    gan_free(g);
+    dataset_free(&ds);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    openblas_set_num_threads(2);
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof path, "%s/model.ckpt", dir);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exact_resume),
+        cmocka_unit_test(test_refuses_damaged_files),
+        cmocka_unit_test(test_peek_reads_header),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

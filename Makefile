@@ -39,8 +39,8 @@ DEPS_data   := data io nn
 DEPS_gan    := gan data io nn
 DEPS_store  := store
 DEPS_server := server daemon store gan data io nn
-DEPS_daemon := daemon server store gan data io nn
-DEPS_cli    := daemon server store gan data io nn
+DEPS_daemon := daemon store gan data io nn
+DEPS_cli    := server daemon store gan data io nn
 
 src_of = $(wildcard src/$(1)/*.c)
 obj_of = $(patsubst %.c,$(BUILD)/obj/%.o,$(call src_of,$(1)))
@@ -64,33 +64,37 @@ deps-test:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 # Archives: a module with no sources yet gets an empty archive.
 define module_rule
 $(call lib_of,$(1)): $(call obj_of,$(1))
 	@mkdir -p $$(dir $$@)
 	@rm -f $$@
-	ar rcs $$@ $$^
+	@ar rcs $$@ $$^
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
 
 # Archives are listed twice because server and daemon call each other's entry points.
 $(BIN): $(CLI_OBJS) $(call libs_for,cli)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(call libs_for,cli) $(call libs_for,cli) $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJS) $(call libs_for,cli) $(call libs_for,cli) $(LDLIBS)
 
 # tests/MODULE/test_X.c links against MODULE's layers and the shared test helpers.
 .SECONDEXPANSION:
 $(BUILD)/tests/%: tests/%.c $(TEST_UTIL) $$(call libs_for,$$(firstword $$(subst /, ,$$*)))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -MMD -MP -o $@ $< $(TEST_UTIL) \
+	@echo "  TEST    $@"
+	@$(CC) $(ALL_CFLAGS) -Itests -MMD -MP -o $@ $< $(TEST_UTIL) \
 	  $(call libs_for,$(firstword $(subst /, ,$*))) $(call libs_for,$(firstword $(subst /, ,$*))) \
 	  $(LDLIBS) -lcmocka
 
 $(BUILD)/bench/%: bench/%.c $(call libs_for,cli)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(call libs_for,cli) $(LDLIBS)
+	@echo "  BENCH   $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $< $(call libs_for,cli) $(LDLIBS)
 
 test: deps-test $(BIN) $(TEST_BINS)
 	@sh tests/run.sh $(BUILD)

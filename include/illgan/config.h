@@ -51,6 +51,9 @@ void live_set(live_params *p, int i, double v);
 /* Defaults: gan_hparams_default for the preset, metrics_every 1, sample_every 100,
  * checkpoint_every 500. */
 void live_default(live_params *p, const char *preset);
+/* The shortest decimal that reads back as the same float, as a double: 2e-4f becomes
+ * 0.0002, not 0.000199999995, in JSON, logs and the database. */
+double live_float_decimal(float f);
 /* Formats key i's value of p for logs and events ("0.0002", "16", "true"). */
 void live_format(const live_params *p, int i, char *buf, size_t len);
 

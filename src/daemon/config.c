@@ -51,9 +51,7 @@ int live_key_find(const char *name)
     return -1;
 }
 
-/* The shortest decimal that reads back as the same float, as a double: 2e-4f is shown and
- * compared as 0.0002, not 0.000199999995. */
-static double float_value(float f)
+double live_float_decimal(float f)
 {
     char buf[32];
     for (int prec = 6; prec <= 9; prec++) {
@@ -68,16 +66,16 @@ static double float_value(float f)
 double live_get(const live_params *p, int i)
 {
     switch (i) {
-    case K_LR_D: return float_value(p->hp.lr_d);
-    case K_LR_G: return float_value(p->hp.lr_g);
-    case K_LR_Z: return float_value(p->hp.lr_z);
-    case K_BETA1: return float_value(p->hp.beta1);
-    case K_BETA2: return float_value(p->hp.beta2);
+    case K_LR_D: return live_float_decimal(p->hp.lr_d);
+    case K_LR_G: return live_float_decimal(p->hp.lr_g);
+    case K_LR_Z: return live_float_decimal(p->hp.lr_z);
+    case K_BETA1: return live_float_decimal(p->hp.beta1);
+    case K_BETA2: return live_float_decimal(p->hp.beta2);
     case K_D_STEPS: return p->hp.d_steps;
     case K_G_STEPS: return p->hp.g_steps;
     case K_ZPRED: return p->hp.zpred ? 1 : 0;
-    case K_DROPOUT_KEEP: return float_value(p->hp.dropout_keep);
-    case K_FLIP_PROB: return float_value(p->hp.flip_prob);
+    case K_DROPOUT_KEEP: return live_float_decimal(p->hp.dropout_keep);
+    case K_FLIP_PROB: return live_float_decimal(p->hp.flip_prob);
     case K_BATCH_SIZE: return p->hp.batch_size;
     case K_METRICS_EVERY: return p->metrics_every;
     case K_SAMPLE_EVERY: return p->sample_every;

@@ -485,6 +485,9 @@ static void execute(trainer *t, trainer_cmd *c)
         c->rc = do_checkpoint(t, "request", &c->ckpt, c->err, sizeof c->err);
         break;
     case CMD_STOP:
+        pthread_mutex_lock(&t->mu);
+        t->status.state = "stopping";
+        pthread_mutex_unlock(&t->mu);
         c->rc = do_checkpoint(t, "stop", &c->ckpt, c->err, sizeof c->err);
         record_event(t, LOGLV_INFO, "stop", NULL, "stopping at step %ld (%s)", c->step,
                      c->reason ? c->reason : "request");
@@ -640,9 +643,11 @@ static void after_iteration(trainer *t, const gan_stats *gs, double seconds)
     s->last_alive = now;
     store_metric m = {
         .step = step, .time = wall_now(), .train_seconds = s->train_seconds,
-        .loss_d = gs->loss_d, .loss_g = gs->loss_g, .loss_z = gs->loss_z,
-        .d_real = gs->d_real, .d_fake = gs->d_fake, .images_per_second = s->images_per_second,
-        .lr_d = hp->lr_d, .lr_g = hp->lr_g, .lr_z = hp->lr_z, .batch_size = hp->batch_size,
+        .loss_d = live_float_decimal(gs->loss_d), .loss_g = live_float_decimal(gs->loss_g),
+        .loss_z = live_float_decimal(gs->loss_z), .d_real = live_float_decimal(gs->d_real),
+        .d_fake = live_float_decimal(gs->d_fake), .images_per_second = s->images_per_second,
+        .lr_d = live_float_decimal(hp->lr_d), .lr_g = live_float_decimal(hp->lr_g),
+        .lr_z = live_float_decimal(hp->lr_z), .batch_size = hp->batch_size,
     };
     int wanted = t->snap_wanted;
     pthread_mutex_unlock(&t->mu);

@@ -44,7 +44,8 @@ fi
 echo "make-data: installing the pinned DiceBear and resvg packages"
 (
   cd "$here/dataset"
-  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  installed=node_modules/.package-lock.json
+  if [ ! -f "$installed" ] || [ package-lock.json -nt "$installed" ]; then
     npm ci --no-audit --no-fund --loglevel=error
   fi
 )
@@ -57,4 +58,6 @@ rm -f "$stamp"
 "$illgan" prepare --size "$size" "$raw" "$faces"
 echo "$want" > "$stamp"
 complete || { echo "make-data: $faces is incomplete after preparing it" >&2; exit 1; }
-echo "make-data: $faces holds $written faces; art \"Adventurer\" by Lisa Wischofsky (CC BY 4.0), via DiceBear"
+echo "make-data: $faces holds $written faces"
+echo "make-data: art \"Adventurer\" by Lisa Wischofsky (CC BY 4.0), via DiceBear"
+

@@ -420,7 +420,8 @@ static void test_report_and_outputs(void **state)
     int bad = 0;
     for (int i = 0; i < 64; i++)
         for (int c = 0; c < 3; c++) {
-            unsigned want_v = (s[i * 4 + c] * s[i * 4 + 3] + BG[c] * (255u - s[i * 4 + 3]) + 127) / 255;
+            unsigned al = s[i * 4 + 3];
+            unsigned want_v = (s[i * 4 + c] * al + BG[c] * (255u - al) + 127) / 255;
             bad += im.rgba[i * 4 + c] != want_v;
         }
     printf("%s: %d of 192 composited values differ from the formula\n", name, bad);

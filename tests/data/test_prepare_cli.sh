@@ -17,7 +17,12 @@ expect() {
   want=$1; desc=$2; shift 2
   "$@" >"$t/out" 2>"$t/err"
   rc=$?
-  if [ "$rc" -eq "$want" ]; then ok "$desc (exit $rc)"; else fail "$desc: exit $rc, wanted $want"; cat "$t/err"; fi
+  if [ "$rc" -eq "$want" ]; then
+    ok "$desc (exit $rc)"
+  else
+    fail "$desc: exit $rc, wanted $want"
+    cat "$t/err"
+  fi
 }
 
 [ -x "$bin" ] || { echo "FAIL: $bin not built"; exit 1; }
@@ -52,7 +57,8 @@ echo junk >"$t/src/.DS_Store"
 
 # --- a run ----------------------------------------------------------------------------
 expect 0 "prepare" "$bin" prepare --size 8 "$t/src" "$t/out1"
-summary='^illgan prepare: 2 written to .*/out1 \(8x8\), 3 skipped \(1 zero bytes, 1 not an image, 1 truncated\), 1 duplicate left out, in [0-9.]+ s$'
+summary='^illgan prepare: 2 written to .*/out1 \(8x8\), 3 skipped '
+summary="$summary"'\(1 zero bytes, 1 not an image, 1 truncated\), 1 duplicate left out, in [0-9.]+ s$'
 grep -Eq "$summary" "$t/out" || fail "summary line: $(cat "$t/out")"
 cat "$t/err"
 for line in "illgan prepare: 6 files to look at" \

@@ -105,7 +105,8 @@ static void test_resume_exactly(void **state)
         int same = !memcmp(ia, ib, sizeof ia) &&
                    !memcmp(xa, xb, sizeof(float) * steps * batch * PER);
         printf("stop after %d batches (epoch %llu, pos %llu), resume: %s\n", cut,
-               (unsigned long long)epoch, (unsigned long long)pos, same ? "identical" : "DIFFERENT");
+               (unsigned long long)epoch, (unsigned long long)pos,
+               same ? "identical" : "DIFFERENT");
         assert_true(same);
     }
     data_sampler_free(&a);

@@ -106,7 +106,8 @@ static void test_png_deterministic(void **state)
     const uint8_t pad_rgb[3] = IMAGE_GRID_PAD_RGB;
     uint8_t *rgb;
     int w, h;
-    assert_int_equal(image_grid_rgb(&rgb, &w, &h, imgs, n, side, 0, 2, pad_rgb, err, sizeof err), 0);
+    assert_int_equal(
+        image_grid_rgb(&rgb, &w, &h, imgs, n, side, 0, 2, pad_rgb, err, sizeof err), 0);
     image_rgba im;
     assert_int_equal(image_decode_memory(&im, a, la, err, sizeof err), 0);
     assert_int_equal(im.width, w);

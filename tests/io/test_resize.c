@@ -208,8 +208,8 @@ static void test_hand_worked(void **state)
     assert_int_equal(out[6], 255);
     assert_int_equal(out[9], 255);
     /* enlarging 2 -> 4 samples at 0, 0.25, 0.75, 1 (clamped ends) between the centres */
-    image_rgba row = {(uint8_t[]){0, 0, 0, 255, 200, 200, 200, 255, 0, 0, 0, 255, 200, 200, 200, 255},
-                      2, 2};
+    uint8_t ramp[16] = {0, 0, 0, 255, 200, 200, 200, 255, 0, 0, 0, 255, 200, 200, 200, 255};
+    image_rgba row = {ramp, 2, 2};
     assert_int_equal(image_square_rgb(out, 4, &row, IMAGE_FIT_CROP, white, err, sizeof err), 0);
     printf("enlarge 2 -> 4: %d %d %d %d\n", out[0], out[3], out[6], out[9]);
     assert_int_equal(out[0], 0);

@@ -377,6 +377,34 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes %HH in paths and query values, except %00: a NUL would cut the string short
+ * (so "/index.html%00.png" would quietly mean "/index.html"); left encoded it matches no
+ * file and is no valid number. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi = r[0] == '%' ? hexval(r[1]) : -1, lo = hi >= 0 ? hexval(r[2]) : -1;
+        if (lo >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     server *s = cls;
@@ -496,6 +524,7 @@ int server_start(server **out, const server_options *o, char *err, size_t errlen
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout,
                               MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                              MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
                               MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(err, errlen, "cannot start the HTTP server on %s", s->listen);

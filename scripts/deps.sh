@@ -7,7 +7,7 @@
 set -eu
 
 build="gcc make pkg-config libopenblas-dev zlib1g-dev libpng-dev libjpeg-dev libsqlite3-dev libmicrohttpd-dev libcjson-dev"
-test="libcmocka-dev curl sqlite3 jq prometheus"
+test="libcmocka-dev curl sqlite3 jq prometheus nodejs npm chromium"
 data="nodejs npm"
 
 want="$build"

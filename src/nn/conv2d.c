@@ -1,20 +1,23 @@
 /* nn/conv2d: k x k "same" convolution (cross-correlation, stride 1, zero padding k/2) on
- * NHWC tensors, as im2col + SGEMM over chunks of output positions.
+ * NHWC tensors, as SGEMM over chunks of output positions.
  *
- * Guarantees: the workspace is bounded by a fixed budget (CONV_BUDGET_FLOATS, or
- * CONV_MIN_ROWS rows of the column matrix when a single row is very wide), whatever the
- * batch and image size; forward writes y; backward writes dx and adds into dw and db;
- * nothing allocates.
+ * Guarantees: forward writes y; backward writes dx and adds into dw and db; nothing
+ * allocates; the workspace is bounded whatever the batch size: one chunk of
+ * CONV_BUDGET_FLOATS (at least CONV_MIN_ROWS rows when a single row is very wide), plus
+ * up to two permuted copies of the weights, each at most CONV_TRANSPOSED_MAX_WEIGHTS,
+ * for the transposed mapping. Under 16 MiB for every layer of docs/MODEL.md.
  *
- * Two ways of mapping the convolution onto SGEMM, chosen by shape:
- * - general: col (rows, k*k*cin) . W (k*k*cin, cout) -> y. Backward: dW += col^T . dy,
- *   dcol = dy . W^T scattered back into dx (col2im).
- * - thin output (cout <= CONV_THIN_COUT, e.g. the generator's final 3-channel conv):
- *   an SGEMM with N = 3 runs far below peak, so the product is turned around. Forward:
- *   Z = x (positions, cin) . Wall (cin, k*k*cout) gives every position's contribution to
- *   each tap, and y gathers k*k of them. Backward: G = im2col of dy with the kernel
- *   flipped (positions, k*k*cout); dx = G . Wr (k*k*cout, cin) and
- *   dW^T += x^T . G, both wide products. */
+ * Two mappings onto SGEMM, chosen by shape (conv_transposed):
+ * - direct, when cout > cin: col = im2col(x) (rows, k*k*cin); y = col . W with W as
+ *   (k*k*cin, cout). Backward: dW += col^T . dy; dcol = dy . W^T is scattered back
+ *   into dx (col2im).
+ * - transposed, when cout <= cin (the generator's narrowing layers, and above all its
+ *   final 3-channel conv, where an SGEMM with N = 3 runs at a few percent of peak):
+ *   the k*k taps move to the wide side of the product. Forward: Z = x . Wall with Wall
+ *   (cin, k*k*cout) gives each position's contribution to every tap, and y gathers k*k
+ *   slices of Z. Backward: G = im2col of dy with the kernel flipped (rows, k*k*cout);
+ *   dx = G . Wr with Wr (k*k*cout, cin), and dW (as cin, k*k*cout) += x^T . G.
+ *   Same arithmetic as direct, but with N = k*k*cout or cin instead of cout. */
 #include <cblas.h>
 #include <string.h>
 
@@ -26,6 +29,10 @@
 #define CONV_BUDGET_FLOATS (1u << 21)
 /* Fewer rows than this and SGEMM spends its time packing the weights. */
 #define CONV_MIN_ROWS 256
+/* Largest weight tensor (floats) for the transposed mapping, which keeps two permuted
+ * copies of it; beyond this (512-channel layers) both mappings run near SGEMM's peak. */
+#define CONV_TRANSPOSED_MAX_WEIGHTS (1u << 20)
+/* Outputs this narrow gather into registers instead of adding into y. */
 #define CONV_THIN_COUT 4
 
 static size_t conv_positions(const nn_conv_shape *s)
@@ -33,9 +40,15 @@ static size_t conv_positions(const nn_conv_shape *s)
     return (size_t)s->n * (size_t)s->h * (size_t)s->w;
 }
 
-static int conv_is_thin(const nn_conv_shape *s)
+static size_t conv_weights(const nn_conv_shape *s)
 {
-    return s->cout <= CONV_THIN_COUT;
+    return (size_t)s->k * s->k * s->cin * s->cout;
+}
+
+static int conv_transposed(const nn_conv_shape *s)
+{
+    return s->cout <= CONV_THIN_COUT ||
+           (s->cout <= s->cin && conv_weights(s) <= CONV_TRANSPOSED_MAX_WEIGHTS);
 }
 
 /* Rows per chunk for a matrix of `width` floats per row. */
@@ -48,7 +61,7 @@ static size_t conv_chunk_rows(const nn_conv_shape *s, size_t width)
     return rows < p ? rows : p;
 }
 
-/* ---- general path ------------------------------------------------------------------ */
+/* ---- direct mapping ------------------------------------------------------------------ */
 
 /* col (p1 - p0, k*k*c) = patches of x (n, h, w, c) for positions [p0, p1). With `flip`,
  * tap (kh, kw) reads offset (pad - kh, pad - kw) instead of (kh - pad, kw - pad): the
@@ -122,7 +135,7 @@ static void col2im_add(float *dx, const float *col, int h, int w, int c, int k, 
     }
 }
 
-static void conv_general_forward(float *y, const float *x, const float *w, const float *b,
+static void conv_direct_forward(float *y, const float *x, const float *w, const float *b,
                                  const nn_conv_shape *s, float *col)
 {
     size_t kk = (size_t)s->k * s->k * s->cin;
@@ -142,7 +155,7 @@ static void conv_general_forward(float *y, const float *x, const float *w, const
     }
 }
 
-static void conv_general_backward(float *dx, float *dw, const float *dy, const float *x,
+static void conv_direct_backward(float *dx, float *dw, const float *dy, const float *x,
                                   const float *w, const nn_conv_shape *s, float *col)
 {
     size_t kk = (size_t)s->k * s->k * s->cin;
@@ -166,131 +179,170 @@ static void conv_general_backward(float *dx, float *dw, const float *dy, const f
     }
 }
 
-/* ---- thin-output path -------------------------------------------------------------- */
+/* ---- transposed mapping ------------------------------------------------------------ */
 
-/* Image rows per forward chunk: whole images when one fits the budget, otherwise bands
- * of `band` output rows, whose Z also covers `pad` rows of halo on each side. */
+/* Forward plan. Z holds per-tap contributions, (positions, k*k*cout). When a whole image
+ * fits the budget, a chunk is several whole images. Otherwise an image is swept in bands
+ * of `band` output rows, and Z is a ring of `ring` image rows (band + 2 pad halo): each
+ * Z row is computed once, when the sweep first needs it. */
 typedef struct {
-    int images;   /* images per chunk (>= 1) */
-    int band;     /* output rows per chunk within an image (h when whole images) */
+    int images;     /* whole images per chunk, or 0 for the banded sweep */
+    int band, ring; /* banded sweep: output rows per band, Z rows kept */
     size_t zfloats;
-} thin_plan;
+} tr_plan;
 
-static thin_plan thin_forward_plan(const nn_conv_shape *s)
+static tr_plan tr_forward_plan(const nn_conv_shape *s)
 {
     size_t taps = (size_t)s->k * s->k * s->cout;
-    size_t img = (size_t)s->h * s->w * taps;
-    thin_plan pl;
+    size_t row = (size_t)s->w * taps, img = (size_t)s->h * row;
+    tr_plan pl = {0, 0, 0, 0};
     if (img <= CONV_BUDGET_FLOATS) {
         size_t g = CONV_BUDGET_FLOATS / img;
         pl.images = g < (size_t)s->n ? (int)g : s->n;
-        pl.band = s->h;
         pl.zfloats = (size_t)pl.images * img;
         return pl;
     }
     int pad = s->k / 2;
-    size_t fit = CONV_BUDGET_FLOATS / ((size_t)s->w * taps);
-    pl.images = 1;
+    size_t fit = CONV_BUDGET_FLOATS / row;
     pl.band = fit > (size_t)(2 * pad + 1) ? (int)fit - 2 * pad : 1;
-    if (pl.band > s->h)
-        pl.band = s->h;
-    size_t zrows = (size_t)pl.band + 2 * (size_t)pad;
-    if (zrows > (size_t)s->h)
-        zrows = (size_t)s->h;
-    pl.zfloats = zrows * s->w * taps;
+    pl.ring = pl.band + 2 * pad;
+    pl.zfloats = (size_t)pl.ring * row;
     return pl;
 }
 
 /* Rows of G per backward chunk. */
-static size_t thin_backward_rows(const nn_conv_shape *s)
+static size_t tr_backward_rows(const nn_conv_shape *s)
 {
     return conv_chunk_rows(s, (size_t)s->k * s->k * s->cout);
 }
 
-/* y rows [r0, r1) of one image (h, w, cout) from Z, which holds image rows [z0, ...) of
- * per-tap contributions (w, k*k*cout). */
-static void thin_gather(float *y, const float *z, const float *b, const nn_conv_shape *s,
-                        int z0, int r0, int r1)
+/* Z row of image row ii: rows live at ii - z0 (whole images) or ii % ring (banded). */
+static const float *z_row(const float *z, int ii, int z0, int ring, size_t row)
+{
+    return z + (size_t)(ring ? ii % ring : ii - z0) * row;
+}
+
+/* d (count) += s (count), inlined here: the gather calls it k*k times per position. */
+static inline void add_slice(float *restrict d, const float *restrict s, int count)
+{
+    int i = 0;
+    for (; i + NN_VB <= count; i += NN_VB)
+        for (int t = 0; t < NN_VB; t++)
+            d[i + t] += s[i + t];
+    for (; i < count; i++)
+        d[i] += s[i];
+}
+
+/* y rows [r0, r1) of one image (h, w, cout) = bias + the sum over taps of Z slices. */
+static void tr_gather(float *y, const float *z, const float *b, const nn_conv_shape *s,
+                      int z0, int ring, int r0, int r1)
 {
     int k = s->k, pad = k / 2, w = s->w, cout = s->cout;
-    size_t taps = (size_t)k * k * cout;
+    size_t taps = (size_t)k * k * cout, row = (size_t)w * taps;
     for (int i = r0; i < r1; i++) {
         for (int j = 0; j < w; j++) {
+            float *yo = y + ((size_t)i * w + j) * cout;
             float acc[CONV_THIN_COUT];
-            for (int co = 0; co < cout; co++)
-                acc[co] = b ? b[co] : 0.0f;
+            int thin = cout <= CONV_THIN_COUT;
+            if (thin)
+                for (int co = 0; co < cout; co++)
+                    acc[co] = b ? b[co] : 0.0f;
+            else if (b)
+                memcpy(yo, b, (size_t)cout * sizeof *yo);
+            else
+                memset(yo, 0, (size_t)cout * sizeof *yo);
             for (int kh = 0; kh < k; kh++) {
                 int ii = i + kh - pad;
                 if (ii < 0 || ii >= s->h)
                     continue;
+                const float *zr = z_row(z, ii, z0, ring, row);
                 for (int kw = 0; kw < k; kw++) {
                     int jj = j + kw - pad;
                     if (jj < 0 || jj >= w)
                         continue;
-                    const float *zt = z + ((size_t)(ii - z0) * w + jj) * taps +
-                                      ((size_t)kh * k + kw) * cout;
-                    for (int co = 0; co < cout; co++)
-                        acc[co] += zt[co];
+                    const float *zt = zr + (size_t)jj * taps + ((size_t)kh * k + kw) * cout;
+                    if (thin)
+                        for (int co = 0; co < cout; co++)
+                            acc[co] += zt[co];
+                    else
+                        add_slice(yo, zt, cout);
                 }
             }
-            memcpy(y + ((size_t)i * w + j) * cout, acc, (size_t)cout * sizeof *y);
+            if (thin)
+                memcpy(yo, acc, (size_t)cout * sizeof *yo);
         }
     }
 }
 
-static void conv_thin_forward(float *y, const float *x, const float *w, const float *b,
-                              const nn_conv_shape *s, float *work)
+/* Z rows [a, b) of one image from x rows [a, b), into ring slots a % ring, ...: one
+ * SGEMM per run of slots that does not wrap. */
+static void tr_fill_ring(float *z, const float *ximg, const float *wall,
+                         const nn_conv_shape *s, int ring, int a, int b)
+{
+    int taps = s->k * s->k * s->cout;
+    size_t row = (size_t)s->w * taps;
+    while (a < b) {
+        int slot = a % ring, run = b - a < ring - slot ? b - a : ring - slot;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, run * s->w, taps, s->cin, 1.0f,
+                    ximg + (size_t)a * s->w * s->cin, s->cin, wall, taps, 0.0f,
+                    z + (size_t)slot * row, taps);
+        a += run;
+    }
+}
+
+static void conv_tr_forward(float *y, const float *x, const float *w, const float *b,
+                            const nn_conv_shape *s, float *work)
 {
     int k = s->k, pad = k / 2, cin = s->cin, cout = s->cout;
     int taps = k * k * cout;
     size_t hw = (size_t)s->h * s->w;
-    float *wall = work;                           /* (cin, k*k*cout) */
-    float *z = work + (size_t)cin * taps;         /* (positions, k*k*cout) */
+    float *wall = work;                      /* (cin, k*k*cout) */
+    float *z = work + conv_weights(s);       /* plan.zfloats */
     for (int t = 0; t < k * k; t++)
         for (int ci = 0; ci < cin; ci++)
             for (int co = 0; co < cout; co++)
                 wall[(size_t)ci * taps + (size_t)t * cout + co] =
                     w[((size_t)t * cin + ci) * cout + co];
-    thin_plan pl = thin_forward_plan(s);
-    if (pl.band == s->h) {
+    tr_plan pl = tr_forward_plan(s);
+    if (pl.images) {
         for (int n0 = 0; n0 < s->n; n0 += pl.images) {
             int g = s->n - n0 < pl.images ? s->n - n0 : pl.images;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)((size_t)g * hw), taps,
                         cin, 1.0f, x + (size_t)n0 * hw * cin, cin, wall, taps, 0.0f, z, taps);
             for (int i = 0; i < g; i++)
-                thin_gather(y + (size_t)(n0 + i) * hw * cout, z + (size_t)i * hw * taps, b, s,
-                            0, 0, s->h);
+                tr_gather(y + (size_t)(n0 + i) * hw * cout, z + (size_t)i * hw * taps, b, s, 0,
+                          0, 0, s->h);
         }
         return;
     }
     for (int img = 0; img < s->n; img++) {
         const float *ximg = x + (size_t)img * hw * cin;
+        int filled = 0; /* Z holds image rows [.., filled) */
         for (int r0 = 0; r0 < s->h; r0 += pl.band) {
             int r1 = r0 + pl.band < s->h ? r0 + pl.band : s->h;
-            int z0 = r0 - pad > 0 ? r0 - pad : 0;
-            int z1 = r1 + pad < s->h ? r1 + pad : s->h;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (z1 - z0) * s->w, taps, cin,
-                        1.0f, ximg + (size_t)z0 * s->w * cin, cin, wall, taps, 0.0f, z, taps);
-            thin_gather(y + (size_t)img * hw * cout, z, b, s, z0, r0, r1);
+            int need = r1 + pad < s->h ? r1 + pad : s->h;
+            tr_fill_ring(z, ximg, wall, s, pl.ring, filled, need);
+            filled = need;
+            tr_gather(y + (size_t)img * hw * cout, z, b, s, 0, pl.ring, r0, r1);
         }
     }
 }
 
-static void conv_thin_backward(float *dx, float *dw, const float *dy, const float *x,
-                               const float *w, const nn_conv_shape *s, float *work)
+static void conv_tr_backward(float *dx, float *dw, const float *dy, const float *x,
+                             const float *w, const nn_conv_shape *s, float *work)
 {
     int k = s->k, cin = s->cin, cout = s->cout;
     int taps = k * k * cout;
-    size_t wsize = (size_t)cin * taps;
+    size_t wsize = conv_weights(s);
     float *wr = work;              /* (k*k*cout, cin) */
-    float *dacc = work + wsize;    /* (cin, k*k*cout): dW with taps last */
+    float *dacc = work + wsize;    /* (cin, k*k*cout): dW with the taps last */
     float *g = work + 2 * wsize;   /* (rows, k*k*cout) */
     if (dx)
         for (int t = 0; t < k * k; t++)
             for (int co = 0; co < cout; co++)
                 for (int ci = 0; ci < cin; ci++)
                     wr[((size_t)t * cout + co) * cin + ci] = w[((size_t)t * cin + ci) * cout + co];
-    size_t p = conv_positions(s), rows = thin_backward_rows(s);
+    size_t p = conv_positions(s), rows = tr_backward_rows(s);
     for (size_t p0 = 0; p0 < p; p0 += rows) {
         size_t p1 = p0 + rows < p ? p0 + rows : p;
         int m = (int)(p1 - p0);
@@ -304,43 +356,43 @@ static void conv_thin_backward(float *dx, float *dw, const float *dy, const floa
     }
     if (dw)
         for (int t = 0; t < k * k; t++)
-            for (int ci = 0; ci < cin; ci++)
-                for (int co = 0; co < cout; co++)
-                    dw[((size_t)t * cin + ci) * cout + co] +=
-                        dacc[(size_t)ci * taps + (size_t)t * cout + co];
+            for (int ci = 0; ci < cin; ci++) {
+                float *d = dw + ((size_t)t * cin + ci) * cout;
+                const float *a = dacc + (size_t)ci * taps + (size_t)t * cout;
+                nn_add_to(d, a, (size_t)cout);
+            }
 }
 
 /* ---- public entry points ----------------------------------------------------------- */
 
 size_t nn_conv2d_workspace_floats(const nn_conv_shape *s)
 {
-    if (!conv_is_thin(s)) {
+    if (!conv_transposed(s)) {
         size_t kk = (size_t)s->k * s->k * s->cin;
         return conv_chunk_rows(s, kk) * kk;
     }
-    size_t taps = (size_t)s->k * s->k * s->cout;
-    size_t wsize = (size_t)s->cin * taps;
-    size_t fwd = wsize + thin_forward_plan(s).zfloats;
-    size_t bwd = 2 * wsize + thin_backward_rows(s) * taps;
+    size_t taps = (size_t)s->k * s->k * s->cout, wsize = conv_weights(s);
+    size_t fwd = wsize + tr_forward_plan(s).zfloats;
+    size_t bwd = 2 * wsize + tr_backward_rows(s) * taps;
     return fwd > bwd ? fwd : bwd;
 }
 
 void nn_conv2d_forward(float *y, const float *x, const float *w, const float *b,
                        const nn_conv_shape *s, float *work)
 {
-    if (conv_is_thin(s))
-        conv_thin_forward(y, x, w, b, s, work);
+    if (conv_transposed(s))
+        conv_tr_forward(y, x, w, b, s, work);
     else
-        conv_general_forward(y, x, w, b, s, work);
+        conv_direct_forward(y, x, w, b, s, work);
 }
 
 void nn_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                         const float *w, const nn_conv_shape *s, float *work)
 {
-    if (conv_is_thin(s))
-        conv_thin_backward(dx, dw, dy, x, w, s, work);
+    if (conv_transposed(s))
+        conv_tr_backward(dx, dw, dy, x, w, s, work);
     else
-        conv_general_backward(dx, dw, dy, x, w, s, work);
+        conv_direct_backward(dx, dw, dy, x, w, s, work);
     if (db)
         nn_colsum_add(db, dy, conv_positions(s), s->cout);
 }

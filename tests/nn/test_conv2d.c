@@ -1,14 +1,16 @@
-/* conv2d: the fast im2col + SGEMM convolution against a slow, obvious direct one.
+/* conv2d: the fast SGEMM convolution against a slow, obvious direct one.
  *
  * The reference below is the 7-loop definition in double precision. Shapes cover k = 1,
- * 3 and 5, maps narrower than the kernel, both SGEMM mappings (general, and thin output
- * with cout <= 4), several chunks with a remainder (positions not a multiple of the
- * chunk), the minimum-rows chunk for very wide patches, and the thin path's row bands
- * for an image too large for one chunk. Float results are compared with a tolerance of
- * 2e-5 of the largest reference magnitude: float accumulation over K terms typically
- * errs by ~sqrt(K) 6e-8 of the term scale, far below that, while any indexing error is
- * of the order of the values themselves. Backward adds into dw and db, so both start
- * from the same non-zero values on both sides. */
+ * 3 and 5, maps narrower than the kernel, both SGEMM mappings (direct when cout > cin;
+ * transposed when cout <= cin, with its register gather for cout <= 4 and its
+ * vector gather above), several chunks with a remainder (positions not a multiple of
+ * the chunk), the minimum-rows chunk for very wide rows (a 21x21 kernel, so the
+ * reference stays cheap), and the transposed forward's banded sweep whose ring of rows
+ * wraps around several times. Float results are compared with a tolerance of 2e-5 of
+ * the largest reference magnitude: float accumulation over K terms typically errs by
+ * ~sqrt(K) 6e-8 of the term scale, far below that, while an indexing error is of the
+ * order of the values themselves. Backward adds into dw and db, so both start from the
+ * same non-zero values on both sides. */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,30 +163,41 @@ static void compare_shape(nn_conv_shape s, int with_bias, uint64_t seed)
 static void test_conv_small_kernels(void **state)
 {
     (void)state;
-    compare_shape((nn_conv_shape){2, 3, 5, 4, 6, 1}, 1, 1);   /* 1x1 */
-    compare_shape((nn_conv_shape){3, 7, 6, 5, 9, 3}, 1, 2);   /* 3x3 */
-    compare_shape((nn_conv_shape){2, 6, 5, 5, 7, 5}, 0, 3);   /* 5x5, no bias */
+    compare_shape((nn_conv_shape){2, 3, 5, 4, 6, 1}, 1, 1);   /* 1x1, direct */
+    compare_shape((nn_conv_shape){2, 3, 5, 6, 4, 1}, 1, 6);   /* 1x1, transposed */
+    compare_shape((nn_conv_shape){3, 7, 6, 5, 9, 3}, 1, 2);   /* 3x3, direct */
+    compare_shape((nn_conv_shape){2, 6, 5, 7, 5, 5}, 0, 3);   /* 5x5, transposed, no bias */
     compare_shape((nn_conv_shape){2, 3, 2, 4, 6, 5}, 1, 4);   /* map smaller than the kernel */
+    compare_shape((nn_conv_shape){2, 3, 2, 6, 6, 5}, 1, 7);   /* the same, transposed */
     compare_shape((nn_conv_shape){1, 1, 1, 3, 5, 5}, 1, 5);   /* a single pixel */
 }
 
 static void test_conv_chunks(void **state)
 {
     (void)state;
-    /* K = 1600: chunks of 1310 rows, 1800 positions = one full chunk and 490 more */
-    compare_shape((nn_conv_shape){2, 30, 30, 64, 8, 5}, 1, 11);
-    /* K = 8250: the minimum of 256 rows per chunk; 600 positions = 256 + 256 + 88 */
-    compare_shape((nn_conv_shape){1, 20, 30, 330, 5, 5}, 1, 12);
+    /* direct, K = 75 (the discriminator's first conv): chunks of 27962 rows,
+     * 28800 positions = one full chunk and 838 more */
+    compare_shape((nn_conv_shape){2, 120, 120, 3, 16, 5}, 1, 11);
+    /* direct, K = 21*21*19 = 8379: the minimum of 256 rows; 300 = 256 + 44 */
+    compare_shape((nn_conv_shape){1, 15, 20, 19, 20, 21}, 1, 12);
+    /* transposed, k*k*cout = 8379 taps: minimum-rows chunks backward, and a forward
+     * band of one output row over a ring of 21 rows */
+    compare_shape((nn_conv_shape){1, 15, 20, 20, 19, 21}, 1, 13);
 }
 
-static void test_conv_thin_output(void **state)
+static void test_conv_transposed_bands(void **state)
 {
     (void)state;
     compare_shape((nn_conv_shape){3, 9, 11, 16, 3, 5}, 1, 21);   /* the generator's last conv */
     compare_shape((nn_conv_shape){2, 6, 5, 7, 4, 3}, 0, 22);
     compare_shape((nn_conv_shape){2, 5, 4, 2, 1, 1}, 1, 23);
-    /* 170x170 x 75 taps exceeds one chunk: two row bands forward, two chunks backward */
+    /* 170x170 x 75 taps exceeds one chunk: two bands forward (the ring wraps once),
+     * two chunks backward */
     compare_shape((nn_conv_shape){1, 170, 170, 4, 3, 5}, 1, 24);
+    /* very wide rows: bands of 4 output rows over a ring of 8, wrapping 4 times;
+     * register gather (cout 4) and vector gather (cout 8) */
+    compare_shape((nn_conv_shape){1, 20, 2621, 4, 4, 5}, 1, 25);
+    compare_shape((nn_conv_shape){1, 20, 1311, 8, 8, 5}, 0, 26);
 }
 
 /* The workspace does not grow with the batch once a chunk is full, and stays within a
@@ -214,7 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_small_kernels),
         cmocka_unit_test(test_conv_chunks),
-        cmocka_unit_test(test_conv_thin_output),
+        cmocka_unit_test(test_conv_transposed_bands),
         cmocka_unit_test(test_conv_workspace_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

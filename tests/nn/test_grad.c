@@ -285,11 +285,12 @@ static void check_conv(nn_conv_shape s, uint64_t seed)
 static void test_grad_conv2d(void **state)
 {
     (void)state;
-    check_conv((nn_conv_shape){2, 5, 4, 3, 6, 3}, 21);   /* general path */
+    check_conv((nn_conv_shape){2, 5, 4, 3, 6, 3}, 21);   /* direct mapping (cout > cin) */
     check_conv((nn_conv_shape){2, 3, 5, 4, 7, 5}, 22);   /* 5x5 wider than the map */
     check_conv((nn_conv_shape){3, 3, 3, 5, 6, 1}, 23);   /* 1x1 */
-    check_conv((nn_conv_shape){2, 5, 7, 4, 3, 5}, 24);   /* thin output path */
-    check_conv((nn_conv_shape){2, 4, 3, 3, 1, 3}, 25);   /* thin, one output channel */
+    check_conv((nn_conv_shape){2, 4, 5, 7, 6, 3}, 26);   /* transposed mapping (cout <= cin) */
+    check_conv((nn_conv_shape){2, 5, 7, 4, 3, 5}, 24);   /* transposed, 3 output channels */
+    check_conv((nn_conv_shape){2, 4, 3, 3, 1, 3}, 25);   /* transposed, one output channel */
 }
 
 /* ---- upsample ------------------------------------------------------------------------- */

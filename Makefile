@@ -114,12 +114,18 @@ data: deps $(BIN)
 run: deps $(BIN) data
 	$(BIN) serve --config etc/illgan.conf --state-dir state --data data/faces
 
+# The config file is installed only when none is there, so a reinstall keeps an operator's
+# edits (the sample always lands beside it as illgan.conf.sample).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/illgan/web \
-	  $(DESTDIR)/etc/illgan $(DESTDIR)$(PREFIX)/lib/systemd/system
+	  $(DESTDIR)$(PREFIX)/share/doc/illgan $(DESTDIR)/etc/illgan \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/illgan
 	cp -R web/. $(DESTDIR)$(PREFIX)/share/illgan/web/
-	install -m 644 etc/illgan.conf $(DESTDIR)/etc/illgan/illgan.conf
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/illgan/
+	install -m 644 etc/illgan.conf $(DESTDIR)/etc/illgan/illgan.conf.sample
+	[ -e $(DESTDIR)/etc/illgan/illgan.conf ] || \
+	  install -m 644 etc/illgan.conf $(DESTDIR)/etc/illgan/illgan.conf
 	sed 's|@PREFIX@|$(PREFIX)|g' systemd/illgan.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/illgan.service
 
 clean:

@@ -8,12 +8,13 @@
  * for the transposed mapping. Under 16 MiB for every layer of docs/MODEL.md.
  *
  * Two mappings onto SGEMM, chosen by shape (conv_transposed):
- * - direct, when cout > cin: col = im2col(x) (rows, k*k*cin); y = col . W with W as
+ * - direct, when cout > cin (or the weights exceed CONV_TRANSPOSED_MAX_WEIGHTS, or
+ *   rows are absurdly wide): col = im2col(x) (rows, k*k*cin); y = col . W with W as
  *   (k*k*cin, cout). Backward: dW += col^T . dy; dcol = dy . W^T is scattered back
  *   into dx (col2im).
- * - transposed, when cout <= cin (the generator's narrowing layers, and above all its
- *   final 3-channel conv, where an SGEMM with N = 3 runs at a few percent of peak):
- *   the k*k taps move to the wide side of the product. Forward: Z = x . Wall with Wall
+ * - transposed, when cout <= cin or cout <= 4 (the generator's narrowing layers, and
+ *   above all its final 3-channel conv, where an SGEMM with N = 3 runs at a few
+ *   percent of peak): the k*k taps move to the wide side of the product. Forward: Z = x . Wall with Wall
  *   (cin, k*k*cout) gives each position's contribution to every tap, and y gathers k*k
  *   slices of Z. Backward: G = im2col of dy with the kernel flipped (rows, k*k*cout);
  *   dx = G . Wr with Wr (k*k*cout, cin), and dW (as cin, k*k*cout) += x^T . G.
@@ -47,6 +48,11 @@ static size_t conv_weights(const nn_conv_shape *s)
 
 static int conv_transposed(const nn_conv_shape *s)
 {
+    /* The banded forward needs at least k image rows of Z; on absurdly wide images that
+     * would break the workspace bound, so they take the direct mapping. */
+    size_t min_ring = (size_t)s->k * s->w * s->k * s->k * s->cout;
+    if (min_ring > 2 * (size_t)CONV_BUDGET_FLOATS)
+        return 0;
     return s->cout <= CONV_THIN_COUT ||
            (s->cout <= s->cin && conv_weights(s) <= CONV_TRANSPOSED_MAX_WEIGHTS);
 }

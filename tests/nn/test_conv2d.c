@@ -198,6 +198,11 @@ static void test_conv_transposed_bands(void **state)
      * register gather (cout 4) and vector gather (cout 8) */
     compare_shape((nn_conv_shape){1, 20, 2621, 4, 4, 5}, 1, 25);
     compare_shape((nn_conv_shape){1, 20, 1311, 8, 8, 5}, 0, 26);
+    /* rows so wide that even 5 of them exceed the budget twice: the direct mapping takes
+     * over, and the workspace stays one chunk */
+    nn_conv_shape wide = {1, 6, 12000, 4, 3, 5};
+    assert_true(nn_conv2d_workspace_floats(&wide) <= (size_t)256 * 25 * 4 + (1u << 21));
+    compare_shape(wide, 1, 27);
 }
 
 /* The workspace does not grow with the batch once a chunk is full, and stays within a

@@ -14,11 +14,11 @@
  *   into dx (col2im).
  * - transposed, when cout <= cin or cout <= 4 (the generator's narrowing layers, and
  *   above all its final 3-channel conv, where an SGEMM with N = 3 runs at a few
- *   percent of peak): the k*k taps move to the wide side of the product. Forward: Z = x . Wall with Wall
- *   (cin, k*k*cout) gives each position's contribution to every tap, and y gathers k*k
- *   slices of Z. Backward: G = im2col of dy with the kernel flipped (rows, k*k*cout);
- *   dx = G . Wr with Wr (k*k*cout, cin), and dW (as cin, k*k*cout) += x^T . G.
- *   Same arithmetic as direct, but with N = k*k*cout or cin instead of cout. */
+ *   percent of peak): the k*k taps move to the wide side of the product. Forward:
+ *   Z = x . Wall with Wall (cin, k*k*cout) gives each position's contribution to every
+ *   tap, and y gathers k*k slices of Z. Backward: G = im2col of dy with the kernel
+ *   flipped (rows, k*k*cout); dx = G . Wr with Wr (k*k*cout, cin), and
+ *   dW (as cin, k*k*cout) += x^T . G. Same arithmetic as direct, but with N = k*k*cout or cin instead of cout. */
 #include <cblas.h>
 #include <string.h>
 

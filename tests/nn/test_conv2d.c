@@ -54,9 +54,10 @@ static void ref_forward(double *y, const float *x, const float *w, const float *
                             int ii = i + kh - p, jj = j + kw - p;
                             if (ii < 0 || ii >= s->h || jj < 0 || jj >= s->w)
                                 continue;
+                            const float *xp = x + (((size_t)n * s->h + ii) * s->w + jj) * s->cin;
+                            const float *wp = w + ((size_t)kh * s->k + kw) * s->cin * s->cout;
                             for (int ci = 0; ci < s->cin; ci++)
-                                acc += (double)x[(((size_t)n * s->h + ii) * s->w + jj) * s->cin + ci] *
-                                       w[(((size_t)kh * s->k + kw) * s->cin + ci) * s->cout + co];
+                                acc += (double)xp[ci] * wp[(size_t)ci * s->cout + co];
                         }
                     y[(((size_t)n * s->h + i) * s->w + j) * s->cout + co] = acc;
                 }

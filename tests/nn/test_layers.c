@@ -84,7 +84,7 @@ static void test_upsample_adjoint(void **state)
     free(x); free(g); free(y); free(dx);
 }
 
-/* ---- max-pool ---------------------------------------------------------------------------- */
+/* ---- max-pool --------------------------------------------------------------------------- */
 
 static void test_maxpool_ties_and_routing(void **state)
 {
@@ -131,7 +131,8 @@ static void test_maxpool_many_channels(void **state)
                     float best = -INFINITY;
                     int k = -1;
                     for (int q = 0; q < 4; q++) {
-                        float v = x[(((size_t)img * h + 2 * i + q / 2) * w + 2 * j + q % 2) * c + ch];
+                        size_t row = (size_t)img * h + 2 * i + q / 2;
+                        float v = x[(row * w + 2 * j + q % 2) * c + ch];
                         if (v > best) {
                             best = v;
                             k = q;
@@ -145,7 +146,7 @@ static void test_maxpool_many_channels(void **state)
     free(x); free(y); free(arg);
 }
 
-/* ---- batch norm -------------------------------------------------------------------------- */
+/* ---- batch norm ------------------------------------------------------------------------- */
 
 static void test_batchnorm_statistics(void **state)
 {
@@ -234,7 +235,7 @@ static void test_batchnorm_in_place(void **state)
     free(x); free(beta); free(dy); free(y); free(dx); free(buf); free(gbuf);
 }
 
-/* ---- activations --------------------------------------------------------------------------- */
+/* ---- activations ------------------------------------------------------------------------ */
 
 static void test_activations_values_in_place(void **state)
 {
@@ -295,7 +296,7 @@ static void test_activations_values_in_place(void **state)
     free(a); free(g); free(out); free(d); free(buf); free(gb);
 }
 
-/* ---- dropout --------------------------------------------------------------------------------- */
+/* ---- dropout ---------------------------------------------------------------------------- */
 
 static void test_dropout(void **state)
 {
@@ -348,7 +349,7 @@ static void test_dropout(void **state)
     free(x); free(g); free(y); free(dx); free(buf); free(mask); free(mask2);
 }
 
-/* ---- minibatch discrimination ------------------------------------------------------------- */
+/* ---- minibatch discrimination ----------------------------------------------------------- */
 
 static void test_minibatch_forward(void **state)
 {
@@ -393,7 +394,7 @@ static void test_minibatch_forward(void **state)
     free(x); free(t); free(bias);
 }
 
-/* ---- dense ------------------------------------------------------------------------------------ */
+/* ---- dense ------------------------------------------------------------------------------ */
 
 static void test_dense_forward(void **state)
 {

@@ -18,7 +18,8 @@
  *   Z = x . Wall with Wall (cin, k*k*cout) gives each position's contribution to every
  *   tap, and y gathers k*k slices of Z. Backward: G = im2col of dy with the kernel
  *   flipped (rows, k*k*cout); dx = G . Wr with Wr (k*k*cout, cin), and
- *   dW (as cin, k*k*cout) += x^T . G. Same arithmetic as direct, but with N = k*k*cout or cin instead of cout. */
+ *   dW (as cin, k*k*cout) += x^T . G. Same arithmetic as direct, but with N = k*k*cout
+ *   or cin instead of cout. */
 #include <cblas.h>
 #include <string.h>
 

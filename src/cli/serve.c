@@ -401,10 +401,11 @@ static void reload(daemon_state *d, const serve_args *a)
     notify_send("RELOADING=1", err, sizeof err);
     log_msg(d->log, LOGLV_INFO, "reload", "SIGHUP: re-reading %s",
             a->config_path[0] ? a->config_path : "(no config file) the token file");
-    event(d->st, d->run_id, 0, "reload", "SIGHUP", NULL, d->log);
+    trainer_status ts;
+    trainer_get_status(d->tr, &ts);
+    event(d->st, d->run_id, ts.step, "reload", "SIGHUP: re-reading the config and token files",
+          NULL, d->log);
     if (a->config_path[0]) {
-        trainer_status ts;
-        trainer_get_status(d->tr, &ts);
         live_params live = ts.live;
         unsigned char given[LIVE_KEY_COUNT];
         const char *field = NULL;

@@ -217,10 +217,6 @@
         auth.resolve = null;
         if ($('token-dialog').open) $('token-dialog').close();
         auth.declined = !ok;
-        if (!ok && S.status && S.status.auth && S.status.auth.reads) {
-            banner('This daemon needs an access token even to read. Nothing can be shown without it.',
-                'warn', 0, { label: 'Enter token', run: () => { auth.declined = false; askToken('Enter the daemon\'s access token.', true); } });
-        }
         if (resolve) resolve(ok);
     }
 
@@ -276,6 +272,7 @@
         generation: 0,    /* bumped when the data is reset (daemon restarted) */
         pausing: false,
         checkpointing: false,
+        needTokenBanner: false,  /* the banner asks for a token that reads need */
     };
 
     const online = () => S.status !== null && !S.offline;
@@ -311,11 +308,22 @@
             s = await getJSON('/api/status');
         } catch (e) {
             if (e.status === 0) return goOffline();
-            if (e.status !== 401) banner('The daemon answered /api/status with ' + e.status + ': ' + e.message, 'warn');
+            if (e.status === 401) {
+                /* Reads need the token (auth_reads) and none was given: say so, offer the prompt. */
+                banner('This daemon needs an access token even to show its status.', 'warn', 0, {
+                    label: 'Enter token',
+                    run: () => askToken('Enter the daemon\'s access token (the contents of its auth_token_file).', true),
+                });
+                S.needTokenBanner = true;
+            } else {
+                banner('The daemon answered /api/status with ' + e.status + ': ' + e.message, 'warn');
+            }
             return 3000;
         }
         if (S.offline) cameBack(s);
         else if (!S.status && S.failures) { S.failures = 0; banner('Connected to the daemon.', 'ok', 5000); }
+        else if (S.needTokenBanner) banner('');
+        S.needTokenBanner = false;
         const restarted = S.startedAt !== null && (s.started_at !== S.startedAt || s.run_id !== S.runId);
         S.startedAt = s.started_at;
         S.runId = s.run_id;
@@ -327,7 +335,7 @@
         $('state').dataset.polls = String(S.polls);
         renderStatus();
         if (restarted) resetData();
-        if (first || restarted) loadHparams().catch(() => {});
+        if (first || restarted || !HP.values) loadHparams().catch(() => {});
         return 1000 * hiddenFactor();
     }
 
@@ -942,7 +950,7 @@
         sample_every: 'store a sample grid every N iterations (0: never)',
         checkpoint_every: 'checkpoint every N iterations (0: on request only)',
     };
-    const HP = { values: null, schema: null, keys: [], lastChange: {} };
+    const HP = { values: null, schema: null, keys: [], lastChange: {}, loading: false };
 
     function rangeText(sc) {
         if (!sc || sc.type === 'boolean') return 'true or false';
@@ -952,7 +960,10 @@
     }
 
     async function loadHparams() {
-        const r = await getJSON('/api/hparams');
+        if (HP.loading) return;
+        HP.loading = true;
+        let r;
+        try { r = await getJSON('/api/hparams'); } finally { HP.loading = false; }
         HP.values = r.hparams;
         HP.schema = r.schema || {};
         $('hp-step').textContent = 'as of step ' + fmtInt(r.step);

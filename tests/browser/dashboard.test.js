@@ -11,7 +11,8 @@
  * opens large; new samples honour a seed; the overfitting view shows images and distances of
  * files from the training set; the page says so when the daemon goes away and comes back after
  * a restart; and, against a second daemon with auth_token_file, the token prompt works (wrong
- * token asked again, right token kept for the tab, a cancelled prompt reported as refused).
+ * token asked again, right token kept for the tab, a cancelled prompt reported as refused)
+ * and, with auth_reads, the page asks on load and then shows everything.
  * Screenshots (laptop and phone width) go to WORK_DIR/screenshots.
  *
  * Every wait polls a condition with a deadline, never a bare sleep; every daemon started is
@@ -477,6 +478,34 @@ async function checkToken(context) {
     await stopDaemon(b);
 }
 
+/* auth_reads = true: even the status needs the token, so the page asks as it loads, and
+ * every image (fetched with the token, as an <img src> could not send it) must still show. */
+async function checkTokenReads(context) {
+    phase = 'token';
+    const tokenFile = path.join(WORK, 'token');
+    const c = await startDaemon('c', { stateDir: path.join(WORK, 'state-c'), extra: 'auth_token_file = ' + tokenFile + '\nauth_reads = true' });
+    const page = await context.newPage();
+    watch(page, c.url);
+    await page.goto(c.url);
+    await waitFor('the token prompt on load', async () => page.$eval('#token-dialog', (d) => d.open));
+    await page.click('#token-cancel');
+    const said = await waitFor('the page to say reads need a token', async () => {
+        const t = await text(page, '#banner');
+        return /needs an access token/.test(t) ? t : null;
+    });
+    await page.click('#banner button');
+    await waitFor('the token prompt again', async () => page.$eval('#token-dialog', (d) => d.open));
+    await page.fill('#token-input', TOKEN);
+    await page.click('#token-ok');
+    await waitFor('curves, a stored grid and the form with the token', async () =>
+        (await num(page, '#chart-loss', 'data-points')) > 0 && (await attr(page, '#history-img', 'data-step')) &&
+        (await page.$$('.hp-row')).length > 0);
+    check(await page.$eval('#banner', (b) => b.hidden), 'the banner went away once the token worked');
+    ok('token for reads', '"' + said + '" until the token was given; then curves, grids and the form load');
+    await page.close();
+    await stopDaemon(c);
+}
+
 async function main() {
     fs.mkdirSync(SHOTS, { recursive: true });
     const names = writeDataset(path.join(WORK, 'data'), 40, 32);
@@ -495,6 +524,7 @@ async function main() {
         const page = await checkMainDaemon(context, a, names);
         await checkRestart(page, a, names);
         await checkToken(context);
+        await checkTokenReads(context);
         const bad = unexpectedConsole();
         check(bad.length === 0, 'no unexpected console errors, failed static files or foreign requests: ' + JSON.stringify(bad));
         ok('console', consoleLog.length + ' expected error lines (deliberate 400/401 and refused connections), nothing else');

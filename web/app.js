@@ -925,8 +925,8 @@
             r.neighbors.forEach((nb, i) => {
                 const c = el('canvas', { class: 'pixel' });
                 drawCell(c, bitmap, g, col, i + 1, size);
-                const fig = el('figure', { class: 'nn-cell' + (best && nb === best.nb ? ' closest' : ''), title: nb.name + ' (index ' + nb.index + ')' },
-                    c, el('figcaption', {}, el('span', { class: 'mse', text: 'MSE ' + nb.mse.toFixed(4) }), el('small', { text: nb.name })));
+                const fig = el('figure', { class: 'nn-cell' + (best && nb === best.nb ? ' closest' : ''), title: nb.name + ' (index ' + nb.index + '), MSE ' + nb.mse },
+                    c, el('figcaption', {}, el('span', { class: 'mse', text: nb.mse.toFixed(4) }), el('small', { text: nb.name })));
                 row.append(fig);
             });
             out.append(row);

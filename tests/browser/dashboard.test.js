@@ -386,7 +386,7 @@ async function checkMainDaemon(context, a, names) {
     await page.click('#nn-btn');
     await waitFor('3 rows of neighbours', async () => (await page.$$('.nn-row')).length === 3);
     const cells = await page.$$eval('.nn-row', (rs) => rs.map((r) => [...r.querySelectorAll('.nn-cell')].map((c) => ({
-        mse: Number(c.querySelector('.mse').textContent.replace('MSE ', '')), name: c.querySelector('small').textContent }))));
+        mse: Number(c.querySelector('.mse').textContent), name: c.querySelector('small').textContent }))));
     for (const row of cells) {
         check(row.length === 2, 'two neighbours per generated image');
         check(row.every((c) => c.mse >= 0 && c.mse <= 1), 'distances are MSEs in 0..1: ' + JSON.stringify(row));

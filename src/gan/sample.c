@@ -42,15 +42,18 @@ static nn_conv_shape shape_of(const gan_conv *c, int n)
 
 static int scratch_init(scratch *s, const gan_g_layout *l, int n, char *err, size_t errlen)
 {
-    size_t fc = 0, act = (size_t)l->side * l->side * 3, up = 0, work = 0;
+    /* act holds one block's output (the next block reads it at half resolution, before
+     * upsampling); up holds a slice of upsampled input; the RGB output is the caller's. */
+    size_t fc = 0, act = 0, up = 0, work = 0;
     for (int i = 0; i < 4; i++)
         fc = fc > (size_t)l->fc[i].out ? fc : (size_t)l->fc[i].out;
     for (int i = 0; i <= l->levels; i++) {
         const gan_conv *c = i < l->levels ? &l->up[i] : &l->out;
         size_t px = (size_t)c->side * c->side;
-        act = act > px * c->cout ? act : px * c->cout;
-        act = act > px * c->cin ? act : px * c->cin;
-        up = up > px * c->cin ? up : px * c->cin;
+        if (i < l->levels) {
+            act = act > px * c->cout ? act : px * c->cout;
+            up = up > px * c->cin ? up : px * c->cin;
+        }
         nn_conv_shape sh = shape_of(c, CONV_IMAGES < n ? CONV_IMAGES : n);
         size_t wk = nn_conv2d_workspace_floats(&sh);
         work = work > wk ? work : wk;

@@ -24,8 +24,16 @@ struct neighbors_index {
     double *norm;     /* (count) exact ||t - mean||^2 */
 };
 
-/* Training images converted per SGEMM call: (BLOCK, dim) floats, 3 MiB at 64x64. */
-#define BLOCK 64
+/* SGEMM shape. OpenBLAS runs a call of m*n*k <= 65536 * 4 multiply-adds on the calling
+ * thread alone, and larger ones on its shared thread pool. Inside the daemon the trainer
+ * keeps that pool busy, and a second caller spins waiting for it (measured: 1.3-1.6 s per
+ * search instead of 0.3 s). So the search is cut into calls below that size, accumulated
+ * over slices of KC values (beta = 1): it then runs on the request's own thread and competes
+ * with training only for the cores. The rounding bound below holds for any summation order,
+ * so slicing changes nothing about exactness. */
+#define SINGLE_THREAD_MACS 262144.0
+#define KC 384
+#define BLOCK 256 /* training images converted at once, at most */
 
 void neighbors_index_free(neighbors_index *ix)
 {
@@ -237,21 +245,28 @@ int neighbors_search(const neighbors_index *ix, const uint8_t *queries, int n, i
         }
         qnorm[q] = (double)s;
     }
-    for (int b0 = 0; b0 < count; b0 += BLOCK) {
-        int bs = count - b0 < BLOCK ? count - b0 : BLOCK;
+    int block = (int)(SINGLE_THREAD_MACS / ((double)n * KC));
+    block = block < 1 ? 1 : block > BLOCK ? BLOCK : block;
+    for (int b0 = 0; b0 < count; b0 += block) {
+        int bs = count - b0 < block ? count - b0 : block;
         for (int i = 0; i < bs; i++) {
             const uint8_t *t = ds->pixels + (size_t)(b0 + i) * dim;
             float *row = tf + (size_t)i * dim;
             for (size_t j = 0; j < dim; j++)
                 row[j] = (float)((int)t[j] - (int)ix->mean[j]);
         }
-        /* dots (n, bs) = qf (n, dim) . tf (bs, dim)^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, bs, (int)dim, 1.0f, qf,
-                    (int)dim, tf, (int)dim, 0.0f, dots, bs);
-        for (int q = 0; q < n; q++)
+        /* dots (n, bs) = qf (n, dim) . tf (bs, dim)^T, summed over slices of KC values */
+        for (size_t k0 = 0; k0 < dim; k0 += KC) {
+            int kk = dim - k0 < KC ? (int)(dim - k0) : KC;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, bs, kk, 1.0f, qf + k0,
+                        (int)dim, tf + k0, (int)dim, k0 ? 1.0f : 0.0f, dots, bs);
+        }
+        for (int q = 0; q < n; q++) {
+            const float *dq = dots + (size_t)q * (size_t)bs;
+            double *aq = approx + (size_t)q * (size_t)count + (size_t)b0;
             for (int i = 0; i < bs; i++)
-                approx[(size_t)q * (size_t)count + (size_t)(b0 + i)] =
-                    qnorm[q] + ix->norm[b0 + i] - 2.0 * (double)dots[(size_t)q * (size_t)bs + (size_t)i];
+                aq[i] = qnorm[q] + ix->norm[b0 + i] - 2.0 * (double)dq[i];
+        }
     }
     const double u = ldexp(1.0, -24);
     const double gamma = (double)dim * u / (1.0 - (double)dim * u);

@@ -26,6 +26,7 @@
 #include "illgan/notify.h"
 
 static const char *self_path;
+static pid_t daemon_pid; /* killed by the teardown whatever the test did */
 
 /* A bound datagram socket; addr "@name" is abstract. Returns the fd. */
 static int listen_dgram(const char *addr)
@@ -39,7 +40,8 @@ static int listen_dgram(const char *addr)
     memcpy(sa.sun_path, addr, len);
     if (addr[0] == '@')
         sa.sun_path[0] = 0;
-    socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (addr[0] == '@' ? 0 : 1));
+    socklen_t sl =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (addr[0] == '@' ? 0 : 1));
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sl), 0);
     struct timeval tv = {60, 0}; /* a bound on waiting, not a timing assumption */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -117,7 +119,8 @@ static int healthz(int port)
     int code = -1;
     static const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
     if (!connect(fd, (struct sockaddr *)&sa, sizeof sa) &&
-        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0 && recv(fd, buf, sizeof buf - 1, MSG_WAITALL) > 12)
+        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) > 0 &&
+        recv(fd, buf, sizeof buf - 1, MSG_WAITALL) > 12)
         code = atoi(buf + 9);
     close(fd);
     return code;
@@ -143,6 +146,7 @@ static void test_daemon_under_fake_systemd(void **state)
     int fd = listen_dgram(sock);
     pid_t pid = fork();
     assert_true(pid >= 0);
+    daemon_pid = pid;
     if (pid == 0) {
         setenv("NOTIFY_SOCKET", sock, 1);
         setenv("WATCHDOG_USEC", "400000", 1);
@@ -180,6 +184,7 @@ static void test_daemon_under_fake_systemd(void **state)
     assert_true(stopping);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    daemon_pid = 0;
     printf("exit: %s %d\n", WIFEXITED(status) ? "status" : "signal",
            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
     assert_true(WIFEXITED(status));
@@ -190,6 +195,17 @@ static void test_daemon_under_fake_systemd(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static int stop_daemon(void **state)
+{
+    (void)state;
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, NULL, 0);
+        daemon_pid = 0;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -197,7 +213,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_path_and_abstract),
         cmocka_unit_test(test_watchdog_env),
-        cmocka_unit_test(test_daemon_under_fake_systemd),
+        cmocka_unit_test_teardown(test_daemon_under_fake_systemd, stop_daemon),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,7 +355,8 @@ static int load_model(daemon_state *d, const config *c, const char *ckdir, train
     ck.hp = *gan_get_hparams(d->g);
     for (int i = 0; i < LIVE_KEY_COUNT; i++) {
         const live_key *k = live_key_at(i);
-        if (strstr(k->name, "_every") || !c->live_given[i] || live_get(&ck, i) == live_get(&c->live, i))
+        if (strstr(k->name, "_every") || !c->live_given[i] ||
+            live_get(&ck, i) == live_get(&c->live, i))
             continue;
         char a[48], b[48];
         live_format(&c->live, i, a, sizeof a);

@@ -346,8 +346,10 @@ static int do_checkpoint(trainer *t, const char *reason, trainer_checkpoint_info
         return -1;
     }
     if (gan_checkpoint_save(t->g, ci.path, err, errlen)) {
-        record_event(t, LOGLV_ERROR, "error", cJSON_CreateObject(), "checkpoint at step %ld failed: %s",
-                     ci.step, err);
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddStringToObject(d, "where", "checkpoint");
+        record_event(t, LOGLV_ERROR, "error", d, "checkpoint at step %ld failed: %s", ci.step,
+                     err);
         return -1;
     }
     fsync_dir(t->o.checkpoint_dir);

@@ -451,7 +451,8 @@ int api_sample_png(server *s, const http_request *q, http_reply *r, const char *
     while (rest[nd] >= '0' && rest[nd] <= '9')
         nd++;
     if (!nd || nd > 15 || strcmp(rest + nd, ".png") || (nd > 1 && rest[0] == '0'))
-        return reply_error(r, 404, "not_found", "step", "no such sample: expected /api/samples/STEP.png");
+        return reply_error(r, 404, "not_found", "step",
+                           "no such sample: expected /api/samples/STEP.png");
     long step = strtol(rest, NULL, 10);
     store *st = pool_acquire(s);
     uint8_t *png;

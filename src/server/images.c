@@ -152,16 +152,16 @@ int img_sample_post(server *s, const http_request *q, http_reply *r)
     int cols, pad, rc = -1;
     for (cJSON *e = b->child; e; e = e->next)
         if (strcmp(e->string, "z") && strcmp(e->string, "cols") && strcmp(e->string, "pad")) {
-            reply_error(r, 400, "unknown_key", e->string, "unknown key '%s' (expected z, cols, pad)",
-                        e->string);
+            reply_error(r, 400, "unknown_key", e->string,
+                        "unknown key '%s' (expected z, cols, pad)", e->string);
             goto done;
         }
     if (body_int(b, "cols", 0, 256, 0, &cols, r) || body_int(b, "pad", 0, 16, 2, &pad, r))
         goto done;
     cJSON *zs = cJSON_GetObjectItemCaseSensitive(b, "z");
     if (!zs) {
-        reply_error(r, 400, "missing", "z", "z is required: an array of 1..256 arrays of %d numbers",
-                    GAN_Z_DIM);
+        reply_error(r, 400, "missing", "z",
+                    "z is required: an array of 1..256 arrays of %d numbers", GAN_Z_DIM);
         goto done;
     }
     if (!cJSON_IsArray(zs)) {
@@ -233,7 +233,8 @@ static int neighbors_run(server *s, const http_request *q, int with_pad, nb_resu
     int64_t n, k, seed, pad = 2;
     int64_t kmax = s->o.ds->count < 32 ? s->o.ds->count : 32;
     if (param_check(q, with_pad ? nb_png_params : nb_params, r) ||
-        param_int(q, "n", 1, 64, 10, &n, r) || param_int(q, "k", 1, kmax, 5 < kmax ? 5 : kmax, &k, r) ||
+        param_int(q, "n", 1, 64, 10, &n, r) ||
+        param_int(q, "k", 1, kmax, 5 < kmax ? 5 : kmax, &k, r) ||
         param_int(q, "seed", 0, MAX_SAFE_INT, -1, &seed, r) ||
         (with_pad && param_int(q, "pad", 0, 16, 2, &pad, r)))
         return -1;

@@ -222,8 +222,8 @@ static void route_request(server *s, struct MHD_Connection *conn, const http_req
     }
     if (strcmp(q->method, "GET")) {
         reply_header(r, "Allow", "GET, HEAD");
-        reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s (allowed: GET, HEAD)",
-                    q->method, q->path);
+        reply_error(r, 405, "method_not_allowed", NULL,
+                    "%s is not allowed on %s (allowed: GET, HEAD)", q->method, q->path);
         return;
     }
     if (!s->web_root) {
@@ -576,7 +576,8 @@ int server_check_alive(server *s, char *err, size_t errlen)
     int e = errno;
     close(fd);
     if (got <= 0) {
-        snprintf(err, errlen, "no answer from our own socket: %s", got < 0 ? strerror(e) : "closed");
+        snprintf(err, errlen, "no answer from our own socket: %s",
+                 got < 0 ? strerror(e) : "closed");
         return -1;
     }
     buf[got] = 0;

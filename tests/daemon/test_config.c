@@ -223,7 +223,8 @@ static void test_split_listen(void **state)
     (void)state;
     char host[64], err[256];
     int port;
-    assert_int_equal(config_split_listen("127.0.0.1:8080", host, sizeof host, &port, err, sizeof err), 0);
+    assert_int_equal(
+        config_split_listen("127.0.0.1:8080", host, sizeof host, &port, err, sizeof err), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 8080);
     assert_int_equal(config_split_listen("[::1]:0", host, sizeof host, &port, err, sizeof err), 0);
@@ -231,7 +232,8 @@ static void test_split_listen(void **state)
     assert_int_equal(port, 0);
     const char *bad[] = {"::1:80", "127.0.0.1", ":80", "[::1]80", "host:-1", "host:65536", "h:8x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        assert_int_equal(config_split_listen(bad[i], host, sizeof host, &port, err, sizeof err), -1);
+        assert_int_equal(
+            config_split_listen(bad[i], host, sizeof host, &port, err, sizeof err), -1);
         printf("%-12s %s\n", bad[i], err);
     }
 }

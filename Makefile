@@ -32,15 +32,16 @@ VERSION := 0.1.0
 
 # Modules from the bottom layer up. A module may use only the ones listed after it in
 # its _DEPS line.
-MODULES     := nn io data gan store server daemon
-DEPS_nn     := nn
-DEPS_io     := io nn
-DEPS_data   := data io nn
-DEPS_gan    := gan data io nn
-DEPS_store  := store
-DEPS_server := server daemon store gan data io nn
-DEPS_daemon := daemon store gan data io nn
-DEPS_cli    := server daemon store gan data io nn
+MODULES     := util nn io data gan store server daemon
+DEPS_util   := util
+DEPS_nn     := nn util
+DEPS_io     := io nn util
+DEPS_data   := data io nn util
+DEPS_gan    := gan data io nn util
+DEPS_store  := store util
+DEPS_server := server daemon store gan data io nn util
+DEPS_daemon := daemon store gan data io nn util
+DEPS_cli    := server daemon store gan data io nn util
 
 src_of = $(wildcard src/$(1)/*.c)
 obj_of = $(patsubst %.c,$(BUILD)/obj/%.o,$(call src_of,$(1)))

@@ -15,15 +15,10 @@
 #include <time.h>
 
 #include "illgan/nn.h"
+#include "illgan/util.h"
 
 #define MAX_REPEATS 15
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -93,14 +88,14 @@ static void bench_conv(const layer *l, int repeats, double *tot_conv, double *to
 
     double tf[MAX_REPEATS], tb[MAX_REPEATS], tg[MAX_REPEATS];
     for (int i = -1; i < repeats; i++) {
-        double t0 = now();
+        double t0 = util_mono_seconds();
         nn_conv2d_forward(y, x, w, NULL, s, work);
-        double t1 = now();
+        double t1 = util_mono_seconds();
         nn_conv2d_backward(dx, dw, NULL, dy, x, w, s, work);
-        double t2 = now();
+        double t2 = util_mono_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)gm, s->cout, (int)kk, 1.0f,
                     ga, (int)kk, w, s->cout, 0.0f, gc, s->cout);
-        double t3 = now();
+        double t3 = util_mono_seconds();
         if (i >= 0) {
             tf[i] = t1 - t0;
             tb[i] = t2 - t1;
@@ -141,7 +136,7 @@ static void bench_elementwise(int repeats)
     for (int op = 0; op < 8; op++) {
         double t[MAX_REPEATS];
         for (int i = -1; i < repeats; i++) {
-            double t0 = now();
+            double t0 = util_mono_seconds();
             switch (op) {
             case 0: nn_upsample2x_forward(y, x, n, h, w, c); break;
             case 1: nn_upsample2x_backward(x, y, n, h, w, c); break;
@@ -153,7 +148,7 @@ static void bench_elementwise(int repeats)
             default: nn_maxpool2x2_forward(y, mask, x, n, h, w, c); break;
             }
             if (i >= 0)
-                t[i] = now() - t0;
+                t[i] = util_mono_seconds() - t0;
         }
         double m = median(t, repeats);
         printf("%-22s %6.2f ms  %5.1f GB/s\n", names[op], 1e3 * m,

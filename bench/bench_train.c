@@ -19,13 +19,8 @@
 #include <unistd.h>
 
 #include "gan/internal.h"
+#include "illgan/util.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -75,10 +70,10 @@ static double sgemm_gflops(int m, int k, int n)
         b[i] = (float)((i * 40503u) % 1000) * 1e-3f;
     double t[5];
     for (int r = 0; r < 5; r++) {
-        double t0 = now();
+        double t0 = util_mono_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f,
                     c, n);
-        t[r] = now() - t0;
+        t[r] = util_mono_seconds() - t0;
     }
     free(a);
     free(b);
@@ -108,13 +103,13 @@ static int run_preset(const char *preset, int iterations)
     gan_stats st;
     double *t = malloc(sizeof(double) * iterations);
     for (int i = -1; i < iterations; i++) { /* i = -1: warm-up */
-        double t0 = now();
+        double t0 = util_mono_seconds();
         if (gan_train_iteration(g, &ds, &st, err, sizeof err)) {
             fprintf(stderr, "bench: %s\n", err);
             return 1;
         }
         if (i >= 0)
-            t[i] = now() - t0;
+            t[i] = util_mono_seconds() - t0;
     }
     const double sec = median(t, iterations);
     const double macs = gan_iteration_macs(g);
@@ -127,17 +122,17 @@ static int run_preset(const char *preset, int iterations)
     gan_snapshot *s = NULL;
     for (int r = 0; r < 3; r++) {
         gan_snapshot_free(s);
-        double t0 = now();
+        double t0 = util_mono_seconds();
         if (gan_snapshot_take(&s, g, err, sizeof err)) {
             fprintf(stderr, "bench: %s\n", err);
             return 1;
         }
-        snap[r] = now() - t0;
+        snap[r] = util_mono_seconds() - t0;
     }
     for (int r = 0; r < 5; r++) {
-        double t0 = now();
+        double t0 = util_mono_seconds();
         gan_snapshot_generate(s, z, 16, img, err, sizeof err);
-        gen[r] = now() - t0;
+        gen[r] = util_mono_seconds() - t0;
     }
     /* Peak memory of training and sampling, read before the SGEMM comparison allocates
      * its own matrices. */

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "illgan/data.h"
 #include "illgan/image.h"
+#include "illgan/util.h"
 
 static void usage(FILE *out)
 {
@@ -62,12 +63,6 @@ typedef struct {
     double start, last_draw;
 } reporter;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void clear_progress(reporter *r)
 {
@@ -80,7 +75,7 @@ static void clear_progress(reporter *r)
 static void on_start(void *ctx, int total)
 {
     reporter *r = ctx;
-    r->start = r->last_draw = now_s();
+    r->start = r->last_draw = util_mono_seconds();
     fprintf(stderr, "illgan prepare: %d file%s to look at\n", total, total == 1 ? "" : "s");
 }
 
@@ -108,7 +103,7 @@ static void on_progress(void *ctx, int done, int total)
     /* Plain lines only for runs long enough to need them. */
     if (r->quiet || (!r->tty && total < 100))
         return;
-    double t = now_s();
+    double t = util_mono_seconds();
     int tenth = (int)((10LL * done) / total);
     if (r->tty ? t - r->last_draw < 0.1 && done < total : tenth == r->last_tenth)
         return;
@@ -223,7 +218,7 @@ int cli_prepare(int argc, char **argv)
 
     data_prepare_report rep;
     char err[1024];
-    double t0 = now_s();
+    double t0 = util_mono_seconds();
     int rc = data_prepare(src, dst, &o, &rep, err, sizeof err);
     clear_progress(&rep_ui);
     if (rc != 0) {
@@ -238,7 +233,7 @@ int cli_prepare(int argc, char **argv)
            rep.skipped ? ")" : "", rep.duplicates, rep.duplicates == 1 ? "" : "s");
     if (rep.removed)
         printf(", %d stale file%s removed", rep.removed, rep.removed == 1 ? "" : "s");
-    printf(", in %.1f s\n", now_s() - t0);
+    printf(", in %.1f s\n", util_mono_seconds() - t0);
     fflush(stdout);
     if (rep.found == 0) {
         fprintf(stderr, "illgan prepare: no files found under %s\n", src);

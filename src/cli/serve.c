@@ -28,6 +28,7 @@
 #include "illgan/server.h"
 #include "illgan/store.h"
 #include "illgan/trainer.h"
+#include "illgan/util.h"
 
 /* The only process-wide mutable state: what signal handlers may touch. */
 static volatile sig_atomic_t got_stop, got_hup;
@@ -229,25 +230,13 @@ static void write_port_file(const char *state_dir, int port, logger *lg)
         log_msg(lg, LOGLV_WARN, "serve", "cannot write %s: %s", path, strerror(errno));
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void event(store *st, long run, long step, const char *kind, const char *msg,
                   const char *data, logger *lg)
 {
     char err[256];
-    if (store_insert_event(st, run, wall_now(), step, kind, msg, data, NULL, err, sizeof err))
+    if (store_insert_event(st, run, util_wall_seconds(), step, kind, msg, data, NULL, err, sizeof err))
         log_msg(lg, LOGLV_ERROR, "store", "cannot record %s event: %s", kind, err);
 }
 
@@ -289,7 +278,7 @@ static void serve_close(daemon_state *d)
         trainer_status ts;
         trainer_get_status(d->tr, &ts);
         char err[256];
-        if (d->st && store_run_end(d->st, d->run_id, wall_now(), ts.step, err, sizeof err))
+        if (d->st && store_run_end(d->st, d->run_id, util_wall_seconds(), ts.step, err, sizeof err))
             log_msg(d->log, LOGLV_ERROR, "store", "%s", err);
     }
     trainer_free(d->tr);
@@ -432,7 +421,7 @@ static int run(const serve_args *a, daemon_state *d)
 {
     const config *c = &a->cfg;
     char err[1024];
-    double started = wall_now();
+    double started = util_wall_seconds();
     char token[512];
     if (read_token(c->auth_token_file, token, sizeof token, d->log, err, sizeof err))
         goto fail;
@@ -472,7 +461,7 @@ static int run(const serve_args *a, daemon_state *d)
     int side = gan_config_side(arch);
 
     const int synthetic = !strcmp(c->data, "synthetic");
-    double t0 = mono_now();
+    double t0 = util_mono_seconds();
     if (synthetic ? dataset_synthetic(&d->ds, c->synthetic_count, side, 7, err, sizeof err)
                   : dataset_load(&d->ds, c->data, side, err, sizeof err))
         goto fail;
@@ -485,7 +474,7 @@ static int run(const serve_args *a, daemon_state *d)
     if (neighbors_index_build(&d->nn, &d->ds, err, sizeof err))
         goto fail;
     log_msg(d->log, LOGLV_INFO, "data", "%d images of %dx%d from %s in %.1f s", d->ds.count, side,
-            side, synthetic ? "the synthetic set" : c->data, mono_now() - t0);
+            side, synthetic ? "the synthetic set" : c->data, util_mono_seconds() - t0);
 
     long step = gan_step(d->g);
     if (store_run_begin(d->st, started, arch->preset, ILLGAN_VERSION, step, &d->run_id, err,
@@ -545,7 +534,7 @@ static int run(const serve_args *a, daemon_state *d)
         log_msg(d->log, LOGLV_WARN, "systemd", "%s", err);
 
     uint64_t wd_usec = notify_watchdog_usec();
-    double wd_next = mono_now(), status_next = mono_now() + 10;
+    double wd_next = util_mono_seconds(), status_next = util_mono_seconds() + 10;
     int stopping = 0, rc = 0;
     for (;;) {
         struct timespec nap = {0, 100 * 1000 * 1000};
@@ -574,7 +563,7 @@ static int run(const serve_args *a, daemon_state *d)
             got_hup = 0;
             reload(d, a);
         }
-        double now = mono_now();
+        double now = util_mono_seconds();
         if (wd_usec && now >= wd_next) {
             /* Alive means: the trainer looped (iteration done or paused tick) within the
              * watchdog period. A hung iteration stops the pings and systemd restarts us. */

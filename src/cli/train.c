@@ -21,6 +21,7 @@
 #include "cli/common.h"
 #include "illgan/data.h"
 #include "illgan/gan.h"
+#include "illgan/util.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -211,12 +212,6 @@ static int save_outputs(gan *g, const char *out, const char *ckpt, char *err, si
     return cli_write_grid(g, grid, 16, 1, err, errlen);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int cli_train(int argc, char **argv)
 {
@@ -264,7 +259,7 @@ int cli_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    double window_start = now_seconds();
+    double window_start = util_mono_seconds();
     long window_steps = 0, last_saved = -1;
     rc = 0;
     for (long i = 0; i < o.steps && !stop_requested; i++) {
@@ -277,7 +272,7 @@ int cli_train(int argc, char **argv)
         window_steps++;
         long step = gan_step(g);
         if (step % o.log_every == 0 || i == o.steps - 1) {
-            double t = now_seconds();
+            double t = util_mono_seconds();
             double ips = window_steps * gan_get_hparams(g)->batch_size / (t - window_start);
             printf("step %6ld  loss_d %.4f  loss_g %.4f  loss_z %.4f  D(x) %.3f  D(G(z)) %.3f  "
                    "%.1f img/s\n",

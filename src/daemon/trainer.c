@@ -30,6 +30,7 @@
 
 #include "illgan/image.h"
 #include "illgan/store.h"
+#include "illgan/util.h"
 
 struct trainer_snapshot {
     gan_snapshot *snap;
@@ -89,19 +90,7 @@ struct trainer {
     int snap_wanted;
 };
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- snapshots -------------------------------------------------------------------- */
 
@@ -138,7 +127,7 @@ trainer_snapshot *trainer_snapshot_acquire(trainer *t)
 /* Takes a snapshot of the current weights and makes it the one readers get. */
 static int publish_snapshot(trainer *t, char *err, size_t errlen)
 {
-    double t0 = mono_now();
+    double t0 = util_mono_seconds();
     trainer_snapshot *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -156,7 +145,7 @@ static int publish_snapshot(trainer *t, char *err, size_t errlen)
     t->status.snapshot_step = gan_snapshot_step(s->snap);
     pthread_mutex_unlock(&t->mu);
     trainer_snapshot_release(old);
-    t->last_snap_time = mono_now();
+    t->last_snap_time = util_mono_seconds();
     t->last_snap_cost = t->last_snap_time - t0;
     return 0;
 }
@@ -179,7 +168,7 @@ static void record_event(trainer *t, log_level lv, const char *kind, cJSON *data
     char *json = data ? cJSON_PrintUnformatted(data) : NULL;
     cJSON_Delete(data);
     char err[256];
-    if (t->st && store_insert_event(t->st, t->o.run_id, wall_now(), gan_step(t->g), kind, msg,
+    if (t->st && store_insert_event(t->st, t->o.run_id, util_wall_seconds(), gan_step(t->g), kind, msg,
                                     json, NULL, err, sizeof err))
         log_msg(t->o.log, LOGLV_ERROR, "store", "cannot record %s event: %s", kind, err);
     free(json);
@@ -193,7 +182,7 @@ static void flush_metrics(trainer *t)
     if (store_insert_metrics(t->st, t->o.run_id, t->mbuf, t->mcount, err, sizeof err))
         log_msg(t->o.log, LOGLV_ERROR, "store", "%d metrics rows lost: %s", t->mcount, err);
     t->mcount = 0;
-    t->last_flush = mono_now();
+    t->last_flush = util_mono_seconds();
 }
 
 /* ---- checkpoints ------------------------------------------------------------------ */
@@ -355,7 +344,7 @@ static int do_checkpoint(trainer *t, const char *reason, trainer_checkpoint_info
     fsync_dir(t->o.checkpoint_dir);
     struct stat sb;
     ci.bytes = stat(ci.path, &sb) ? 0 : (long)sb.st_size;
-    ci.time = wall_now();
+    ci.time = util_wall_seconds();
     prune_ckpts(t, ci.path);
     pthread_mutex_lock(&t->mu);
     t->status.have_checkpoint = 1;
@@ -393,7 +382,7 @@ static void store_sample_grid(trainer *t)
         snprintf(err, sizeof err, "out of memory");
     else if (!gan_snapshot_generate(s->snap, t->sample_z, n, img, err, sizeof err) &&
              !image_grid_png(&png, &len, img, n, side, 0, 2, err, sizeof err))
-        rc = store_insert_sample(t->st, t->o.run_id, gan_step(t->g), wall_now(), n,
+        rc = store_insert_sample(t->st, t->o.run_id, gan_step(t->g), util_wall_seconds(), n,
                                  t->o.sample_seed, png, len, err, sizeof err);
     trainer_snapshot_release(s);
     if (rc)
@@ -630,7 +619,7 @@ static void after_iteration(trainer *t, const gan_stats *gs, double seconds)
         sum += t->dur[i];
         imgs += t->batch[i];
     }
-    double now = mono_now();
+    double now = util_mono_seconds();
     pthread_mutex_lock(&t->mu);
     trainer_status *s = &t->status;
     s->step = step;
@@ -644,7 +633,7 @@ static void after_iteration(trainer *t, const gan_stats *gs, double seconds)
     s->process_images += hp->batch_size;
     s->last_alive = now;
     store_metric m = {
-        .step = step, .time = wall_now(), .train_seconds = s->train_seconds,
+        .step = step, .time = util_wall_seconds(), .train_seconds = s->train_seconds,
         .loss_d = live_float_decimal(gs->loss_d), .loss_g = live_float_decimal(gs->loss_g),
         .loss_z = live_float_decimal(gs->loss_z), .d_real = live_float_decimal(gs->d_real),
         .d_fake = live_float_decimal(gs->d_fake), .images_per_second = s->images_per_second,
@@ -684,7 +673,7 @@ static void *trainer_main(void *arg)
         drain(t);
         if (t->stop)
             break;
-        t->status.last_alive = mono_now();
+        t->status.last_alive = util_mono_seconds();
         if (t->paused) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
@@ -695,9 +684,9 @@ static void *trainer_main(void *arg)
         }
         pthread_mutex_unlock(&t->mu);
         gan_stats gs;
-        double t0 = mono_now();
+        double t0 = util_mono_seconds();
         int rc = gan_train_iteration(t->g, t->ds, &gs, err, sizeof err);
-        double t1 = mono_now();
+        double t1 = util_mono_seconds();
         if (rc) {
             flush_metrics(t);
             set_state(t, 1);
@@ -762,7 +751,7 @@ int trainer_start(trainer **out, gan *g, const dataset *ds, const trainer_option
     t->live.checkpoint_every = o->checkpoint_every;
     t->paused = o->start_paused;
     t->accepting = 1;
-    t->last_flush = mono_now();
+    t->last_flush = util_mono_seconds();
     trainer_status *s = &t->status;
     s->state = t->paused ? "paused" : "training";
     s->step = gan_step(g);
@@ -771,7 +760,7 @@ int trainer_start(trainer **out, gan *g, const dataset *ds, const trainer_option
     s->snapshot_step = -1;
     s->macs_per_iteration = gan_iteration_macs(g);
     s->train_seconds = o->train_seconds;
-    s->last_alive = mono_now();
+    s->last_alive = util_mono_seconds();
     if (last_ckpt && last_ckpt->path[0]) {
         s->have_checkpoint = 1;
         s->checkpoint = *last_ckpt;

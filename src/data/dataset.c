@@ -25,21 +25,9 @@
 #include "illgan/data.h"
 #include "illgan/image.h"
 #include "illgan/nn.h"
+#include "illgan/util.h"
 
 static const uint8_t white[3] = {255, 255, 255};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 void dataset_free(dataset *ds)
 {
@@ -76,7 +64,7 @@ static int list_images(const char *dir, char ***names_out, int *count_out, char 
     *count_out = 0;
     DIR *d = opendir(dir);
     if (!d)
-        return fail(err, errlen, "cannot read the folder %s: %s", dir, strerror(errno));
+        return util_fail(err, errlen, "cannot read the folder %s: %s", dir, strerror(errno));
     char **names = NULL;
     int count = 0, cap = 0;
     size_t dirlen = strlen(dir);
@@ -119,7 +107,7 @@ static int list_images(const char *dir, char ***names_out, int *count_out, char 
         for (int i = 0; i < count; i++)
             free(names[i]);
         free(names);
-        return fail(err, errlen, "cannot read the folder %s: %s", dir, strerror(er));
+        return util_fail(err, errlen, "cannot read the folder %s: %s", dir, strerror(er));
     }
     closedir(d);
     if (count > 1)
@@ -132,7 +120,7 @@ nomem:
     for (int i = 0; i < count; i++)
         free(names[i]);
     free(names);
-    return fail(err, errlen, "out of memory listing %s", dir);
+    return util_fail(err, errlen, "out of memory listing %s", dir);
 }
 
 /* Decodes image i into its slot; returns 0 or -1 with a message naming the file. */
@@ -141,15 +129,15 @@ static int load_one(const dataset *ds, int i, char *err, size_t errlen)
     size_t plen = strlen(ds->dir) + strlen(ds->names[i]) + 2;
     char *path = malloc(plen);
     if (!path)
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     snprintf(path, plen, "%s/%s", ds->dir, ds->names[i]);
     image_rgba im;
     char why[256];
     int rc = 0;
     if (image_decode_file(&im, path, why, sizeof why) != 0) {
-        rc = fail(err, errlen, "%s: %s", path, why);
+        rc = util_fail(err, errlen, "%s: %s", path, why);
     } else if (im.width != ds->side || im.height != ds->side) {
-        rc = fail(err, errlen,
+        rc = util_fail(err, errlen,
                   "%s is %d x %d pixels, not %d x %d: every image of a training set must "
                   "have the model's size (`illgan prepare --size %d SRC DIR` makes them so)",
                   path, im.width, im.height, ds->side, ds->side, ds->side);
@@ -186,15 +174,15 @@ static int first_side(const dataset *ds, int *side, char *err, size_t errlen)
     size_t plen = strlen(ds->dir) + strlen(ds->names[0]) + 2;
     char *path = malloc(plen);
     if (!path)
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     snprintf(path, plen, "%s/%s", ds->dir, ds->names[0]);
     image_rgba im;
     char why[256];
     int rc = 0;
     if (image_decode_file(&im, path, why, sizeof why) != 0)
-        rc = fail(err, errlen, "%s: %s", path, why);
+        rc = util_fail(err, errlen, "%s: %s", path, why);
     else if (im.width != im.height)
-        rc = fail(err, errlen, "%s is %d x %d pixels: training images must be square", path,
+        rc = util_fail(err, errlen, "%s is %d x %d pixels: training images must be square", path,
                   im.width, im.height);
     else
         *side = im.width;
@@ -207,16 +195,16 @@ int dataset_load(dataset *ds, const char *dir, int side, char *err, size_t errle
 {
     memset(ds, 0, sizeof *ds);
     if (side > IMAGE_MAX_SIDE)
-        return fail(err, errlen, "image side %d is too large", side);
+        return util_fail(err, errlen, "image side %d is too large", side);
     if (!(ds->dir = strdup(dir)))
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     if (list_images(dir, &ds->names, &ds->count, err, errlen) != 0) {
         dataset_free(ds);
         return -1;
     }
     if (ds->count == 0) {
         dataset_free(ds);
-        return fail(err, errlen,
+        return util_fail(err, errlen,
                     "%s holds no images (.png, .jpg or .jpeg files); make a training set "
                     "with `illgan prepare SRC %s`", dir, dir);
     }
@@ -230,7 +218,7 @@ int dataset_load(dataset *ds, const char *dir, int side, char *err, size_t errle
         !(ds->pixels = malloc((size_t)ds->count * per))) {
         int n = ds->count;
         dataset_free(ds);
-        return fail(err, errlen, "out of memory for %d images of %d x %d", n, side, side);
+        return util_fail(err, errlen, "out of memory for %d images of %d x %d", n, side, side);
     }
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -260,7 +248,7 @@ int dataset_load(dataset *ds, const char *dir, int side, char *err, size_t errle
             who = t;
         }
     if (bad >= 0) {
-        fail(err, errlen, "%s", workers[who].err);
+        util_fail(err, errlen, "%s", workers[who].err);
         dataset_free(ds);
         return -1;
     }
@@ -342,14 +330,14 @@ int dataset_synthetic(dataset *ds, int count, int side, uint64_t seed, char *err
 {
     memset(ds, 0, sizeof *ds);
     if (count <= 0 || side < 4 || side > 4096)
-        return fail(err, errlen, "synthetic set: bad count %d or side %d", count, side);
+        return util_fail(err, errlen, "synthetic set: bad count %d or side %d", count, side);
     size_t per = (size_t)side * side * 3;
     ds->dir = strdup("(synthetic)");
     ds->names = calloc((size_t)count, sizeof *ds->names);
     ds->pixels = (size_t)count <= SIZE_MAX / per ? malloc((size_t)count * per) : NULL;
     if (!ds->dir || !ds->names || !ds->pixels) {
         dataset_free(ds);
-        return fail(err, errlen, "out of memory for %d synthetic images", count);
+        return util_fail(err, errlen, "out of memory for %d synthetic images", count);
     }
     ds->count = count;
     ds->side = side;
@@ -358,7 +346,7 @@ int dataset_synthetic(dataset *ds, int count, int side, uint64_t seed, char *err
         snprintf(name, sizeof name, "synthetic-%05d", i);
         if (!(ds->names[i] = strdup(name))) {
             dataset_free(ds);
-            return fail(err, errlen, "out of memory for %d synthetic images", count);
+            return util_fail(err, errlen, "out of memory for %d synthetic images", count);
         }
         nn_rng r;
         nn_rng_seed(&r, mix64(seed ^ 0x5ca1ab1e0ddba11ull) ^ mix64((uint64_t)i + 1));

@@ -24,22 +24,10 @@
 
 #include "illgan/data.h"
 #include "illgan/image.h"
+#include "illgan/util.h"
 
 #define MAX_DEPTH 256   /* deeper trees are almost surely link loops the checks missed */
 #define STEM_MAX 96     /* bytes of the sanitised path kept in an output name */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static char *join(const char *a, const char *b)
 {
@@ -329,14 +317,14 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
 {
     char *p = strdup(path);
     if (!p)
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     for (char *s = p + 1; *s; s++) {
         if (*s != '/')
             continue;
         *s = '\0';
         if (mkdir(p, 0777) != 0 && errno != EEXIST) {
             int e = errno;
-            fail(err, errlen, "cannot create the folder %s: %s", p, strerror(e));
+            util_fail(err, errlen, "cannot create the folder %s: %s", p, strerror(e));
             free(p);
             return -1;
         }
@@ -344,7 +332,7 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
     }
     int rc = 0;
     if (mkdir(p, 0777) != 0 && errno != EEXIST)
-        rc = fail(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
+        rc = util_fail(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
     free(p);
     return rc;
 }
@@ -354,14 +342,14 @@ static int check_dst(const char *dst, char *err, size_t errlen)
 {
     char *man = join(dst, DATA_PREPARE_MANIFEST);
     if (!man)
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     int managed = access(man, F_OK) == 0;
     free(man);
     if (managed)
         return 0;
     DIR *d = opendir(dst);
     if (!d)
-        return fail(err, errlen, "cannot read the folder %s: %s", dst, strerror(errno));
+        return util_fail(err, errlen, "cannot read the folder %s: %s", dst, strerror(errno));
     struct dirent *e;
     int foreign = 0;
     char first[256] = "";
@@ -373,7 +361,7 @@ static int check_dst(const char *dst, char *err, size_t errlen)
     }
     closedir(d);
     if (foreign)
-        return fail(err, errlen,
+        return util_fail(err, errlen,
                     "%s already holds %d file%s that illgan prepare did not make (such as "
                     "'%s'); give it an empty or new folder, since it removes what it did "
                     "not write", dst, foreign, foreign == 1 ? "" : "s", first);
@@ -434,18 +422,18 @@ static int write_manifest(const char *dst, const data_prepare_options *o, int co
     }
     if (t.nomem) {
         free(t.buf);
-        return fail(err, errlen, "out of memory writing the manifest");
+        return util_fail(err, errlen, "out of memory writing the manifest");
     }
     char *path = join(dst, DATA_PREPARE_MANIFEST);
     char *tmp = join(dst, DATA_PREPARE_MANIFEST ".tmp");
     int rc = 0;
     if (!path || !tmp) {
-        rc = fail(err, errlen, "out of memory");
+        rc = util_fail(err, errlen, "out of memory");
     } else {
         FILE *f = fopen(tmp, "w");
         if (!f || fwrite(t.buf, 1, t.len, f) != t.len || fclose(f) != 0 ||
             rename(tmp, path) != 0) {
-            rc = fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+            rc = util_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
             unlink(tmp);
         }
     }
@@ -467,7 +455,7 @@ static int remove_stale(const char *dst, const name_set *written, int *removed, 
 {
     DIR *d = opendir(dst);
     if (!d)
-        return fail(err, errlen, "cannot read the folder %s: %s", dst, strerror(errno));
+        return util_fail(err, errlen, "cannot read the folder %s: %s", dst, strerror(errno));
     struct dirent *e;
     int rc = 0;
     while (rc == 0 && (e = readdir(d)) != NULL) {
@@ -476,12 +464,12 @@ static int remove_stale(const char *dst, const name_set *written, int *removed, 
         char *p = join(dst, e->d_name);
         struct stat st;
         if (!p) {
-            rc = fail(err, errlen, "out of memory");
+            rc = util_fail(err, errlen, "out of memory");
         } else if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) {
             if (unlink(p) == 0)
                 (*removed)++;
             else
-                rc = fail(err, errlen, "cannot remove the stale %s: %s", p, strerror(errno));
+                rc = util_fail(err, errlen, "cannot remove the stale %s: %s", p, strerror(errno));
         }
         free(p);
     }
@@ -525,7 +513,7 @@ static int prepare_one(run_state *r, int i, const char *src, const char *dst,
     if (why == IMAGE_OK) {
         char *path = join(src, e->rel);
         if (!path)
-            return fail(err, errlen, "out of memory");
+            return util_fail(err, errlen, "out of memory");
         /* A JPEG may be decoded at a reduced scale, keeping twice the output size. */
         image_decode_file_ex(&im, path, 2 * o->size, &why, detail, sizeof detail);
         free(path);
@@ -548,7 +536,7 @@ static int prepare_one(run_state *r, int i, const char *src, const char *dst,
     pixel_hash(r->rgb, (size_t)o->size * o->size * 3, h);
     int same = dup_find_or_add(&r->dups, h, r->nouts, &nomem);
     if (nomem)
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     if (same >= 0) {
         rep->duplicates++;
         if (o->on_duplicate)
@@ -564,19 +552,19 @@ static int prepare_one(run_state *r, int i, const char *src, const char *dst,
     }
     output *out = &r->outs[r->nouts];
     if (!(out->name = strdup(name)))
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     out->src = i;
     r->nouts++;
     if (name_set_add(&r->names, out->name) != 0)
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     char *path = join(dst, name);
     if (!path)
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     char werr[512];
     int rc = image_png_write_rgb(path, r->rgb, o->size, o->size, werr, sizeof werr);
     free(path);
     if (rc != 0)
-        return fail(err, errlen, "%s", werr);
+        return util_fail(err, errlen, "%s", werr);
     rep->written++;
     return 0;
 }
@@ -586,19 +574,19 @@ int data_prepare(const char *src, const char *dst, const data_prepare_options *o
 {
     memset(rep, 0, sizeof *rep);
     if (o->size < 1 || o->size > IMAGE_MAX_SIDE)
-        return fail(err, errlen, "output size %d is out of range (1..%d)", o->size,
+        return util_fail(err, errlen, "output size %d is out of range (1..%d)", o->size,
                     IMAGE_MAX_SIDE);
     struct stat sst, dstst;
     if (stat(src, &sst) != 0)
-        return fail(err, errlen, "cannot read %s: %s", src, strerror(errno));
+        return util_fail(err, errlen, "cannot read %s: %s", src, strerror(errno));
     if (!S_ISDIR(sst.st_mode))
-        return fail(err, errlen, "%s is not a folder", src);
+        return util_fail(err, errlen, "%s is not a folder", src);
     if (mkdir_p(dst, err, errlen) != 0)
         return -1;
     if (stat(dst, &dstst) != 0 || !S_ISDIR(dstst.st_mode))
-        return fail(err, errlen, "%s is not a folder", dst);
+        return util_fail(err, errlen, "%s is not a folder", dst);
     if (sst.st_dev == dstst.st_dev && sst.st_ino == dstst.st_ino)
-        return fail(err, errlen, "the source and destination are the same folder (%s)", src);
+        return util_fail(err, errlen, "the source and destination are the same folder (%s)", src);
     if (check_dst(dst, err, errlen) != 0)
         return -1;
 
@@ -609,7 +597,7 @@ int data_prepare(const char *src, const char *dst, const data_prepare_options *o
     r.walk.anc_ino[0] = sst.st_ino;
     if (walk_dir(&r.walk, src, "", 0) != 0) {
         run_free(&r);
-        return fail(err, errlen, "out of memory listing %s", src);
+        return util_fail(err, errlen, "out of memory listing %s", src);
     }
     if (r.walk.n > 1)
         qsort(r.walk.v, (size_t)r.walk.n, sizeof *r.walk.v, cmp_entries);
@@ -618,7 +606,7 @@ int data_prepare(const char *src, const char *dst, const data_prepare_options *o
     r.rgb = malloc((size_t)o->size * o->size * 3);
     if (!r.outs || !r.rgb) {
         run_free(&r);
-        return fail(err, errlen, "out of memory");
+        return util_fail(err, errlen, "out of memory");
     }
     if (write_manifest(dst, o, 0, NULL, 0, &r.walk, err, errlen) != 0) {
         run_free(&r);

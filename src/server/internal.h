@@ -63,6 +63,7 @@ struct server {
     int pool_free[STORE_POOL];
     /* counters */
     atomic_int generating;
+    atomic_int requests_open;       /* requests received and not yet completed */
     atomic_long generate_rejected;
     atomic_long replies[600];
 };

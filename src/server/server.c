@@ -309,6 +309,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         if (!c)
             return MHD_NO;
         *con_cls = c;
+        atomic_fetch_add(&s->requests_open, 1);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -366,7 +367,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    server *s = cls;
     (void)conn;
     (void)toe;
     conn_ctx *c = *con_cls;
@@ -374,6 +375,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(c->body);
         free(c);
         *con_cls = NULL;
+        atomic_fetch_sub(&s->requests_open, 1);
     }
 }
 
@@ -593,12 +595,11 @@ void server_stop(server *s)
     if (!s || !s->mhd)
         return;
     MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    /* Replies already queued (the answer to /api/stop among them) still go out; idle
-     * keep-alive connections are not waited for beyond a few seconds. */
+    /* Requests under way (the answer to /api/stop among them) may finish for up to three
+     * seconds; idle keep-alive connections, such as an open dashboard's, are not waited
+     * for. */
     for (int i = 0; i < 300; i++) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!info || info->num_connections == 0)
+        if (atomic_load(&s->requests_open) == 0)
             break;
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);

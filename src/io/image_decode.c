@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "illgan/util.h"
 #include "io/image_internal.h"
 
 int image_fail(image_status *why, image_status status, char *err, size_t errlen,
@@ -19,12 +20,10 @@ int image_fail(image_status *why, image_status status, char *err, size_t errlen,
 {
     if (why)
         *why = status;
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    util_vfail(err, errlen, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

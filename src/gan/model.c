@@ -472,9 +472,11 @@ static int sampler_ready(gan *g, const dataset *ds, char *err, size_t errlen)
     data_sampler saved = g->sampler;
     if (data_sampler_init(&g->sampler, ds->count, saved.seed, err, errlen))
         return -1;
-    /* Keep a restored position (the checkpoint's) when the set has not changed size. */
+    /* Keep a restored position (the checkpoint's) when it still lies in the set. A
+     * position equal to the count is the end of an epoch: data_sampler_next moves on to
+     * the next epoch from there, as the uninterrupted run would. */
     data_sampler_restore(&g->sampler, saved.seed, saved.epoch,
-                         saved.pos < (uint64_t)ds->count ? saved.pos : 0);
+                         saved.pos <= (uint64_t)ds->count ? saved.pos : 0);
     if (g->sampler_ready)
         data_sampler_free(&saved);
     g->sampler_ready = 1;

@@ -84,6 +84,47 @@ static void test_exact_resume(void **state)
     dataset_free(&ds);
 }
 
+/* A checkpoint taken exactly at the end of an epoch (16 images, 4 per batch, 4
+ * iterations: position 16 of 16) must resume into the next epoch, as the uninterrupted
+ * run does, not replay the epoch it has just finished. */
+static void test_exact_resume_at_epoch_end(void **state)
+{
+    (void)state;
+    char err[256];
+    dataset ds;
+    assert_int_equal(dataset_synthetic(&ds, 16, 16, 5, err, sizeof err), 0);
+
+    gan *one = new_gan();
+    train(one, &ds, 6);
+
+    gan *two = new_gan();
+    train(two, &ds, 4);
+    print_message("saved at epoch %llu, position %llu of %d\n",
+                  (unsigned long long)two->sampler.epoch, (unsigned long long)two->sampler.pos,
+                  ds.count);
+    assert_int_equal(two->sampler.pos, (uint64_t)ds.count);
+    assert_int_equal(gan_checkpoint_save(two, path, err, sizeof err), 0);
+    gan_free(two);
+    gan *back = NULL;
+    int rc = gan_checkpoint_load(&back, path, err, sizeof err);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    train(back, &ds, 2);
+
+    print_message("after 6 iterations: uninterrupted at epoch %llu position %llu, resumed at "
+                  "epoch %llu position %llu\n",
+                  (unsigned long long)one->sampler.epoch, (unsigned long long)one->sampler.pos,
+                  (unsigned long long)back->sampler.epoch, (unsigned long long)back->sampler.pos);
+    assert_int_equal(one->sampler.epoch, back->sampler.epoch);
+    assert_int_equal(one->sampler.pos, back->sampler.pos);
+    assert_same_floats(one->dp.w, back->dp.w, one->dp.count, "D weights");
+    assert_same_floats(one->gp.w, back->gp.w, one->gp.count, "G weights");
+    gan_free(one);
+    gan_free(back);
+    dataset_free(&ds);
+}
+
 static long file_size(const char *p)
 {
     FILE *f = fopen(p, "rb");
@@ -196,6 +237,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_resume),
+        cmocka_unit_test(test_exact_resume_at_epoch_end),
         cmocka_unit_test(test_refuses_damaged_files),
         cmocka_unit_test(test_peek_reads_header),
     };

@@ -56,6 +56,7 @@ typedef struct {
     nn_rng rng;
     uint64_t sampler_seed, sampler_epoch, sampler_pos;
     uint64_t g_count, z_count, d_count, fc_count;
+    uint64_t ref_seed;
 } header;
 
 static void encode_header(uint8_t buf[CKPT_HEADER], const header *h)
@@ -99,6 +100,7 @@ static void encode_header(uint8_t buf[CKPT_HEADER], const header *h)
     put_u64(&c, h->z_count);
     put_u64(&c, h->d_count);
     put_u64(&c, h->fc_count);
+    put_u64(&c, h->ref_seed);
 }
 
 static int decode_header(header *h, const uint8_t buf[CKPT_HEADER], char *err, size_t errlen)
@@ -150,6 +152,11 @@ static int decode_header(header *h, const uint8_t buf[CKPT_HEADER], char *err, s
     h->z_count = get_u64(&c);
     h->d_count = get_u64(&c);
     h->fc_count = get_u64(&c);
+    /* Files written before the seed was stored hold zero here, and were sampled with the
+     * built-in seed. */
+    h->ref_seed = get_u64(&c);
+    if (h->ref_seed == 0)
+        h->ref_seed = GAN_REF_SEED;
     if (gan_config_validate(&h->cfg, err, errlen))
         return -1;
     gan_g_layout gl;
@@ -231,7 +238,7 @@ int gan_checkpoint_save(const gan *g, const char *path, char *err, size_t errlen
         .sampler_seed = g->sampler.seed, .sampler_epoch = g->sampler.epoch,
         .sampler_pos = g->sampler.pos,
         .g_count = g->gl.count, .z_count = g->zl.count, .d_count = g->dl.count,
-        .fc_count = g->gl.fc_count,
+        .fc_count = g->gl.fc_count, .ref_seed = g->ref_seed,
     };
     uint8_t buf[CKPT_HEADER];
     encode_header(buf, &h);
@@ -390,6 +397,7 @@ int gan_checkpoint_load(gan **out, const char *path, char *err, size_t errlen)
     g->opt_d.t = h.t_d;
     g->opt_z.t = h.t_z;
     g->rng = h.rng;
+    g->ref_seed = h.ref_seed;
     g->sampler.seed = h.sampler_seed;
     g->sampler.epoch = h.sampler_epoch;
     g->sampler.pos = h.sampler_pos;

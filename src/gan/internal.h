@@ -105,6 +105,7 @@ struct gan {
     nn_adam opt_z;                  /* over G's FC range, then the Z block */
     long step;
     nn_rng rng;                     /* z draws and dropout masks */
+    uint64_t ref_seed;              /* sampling's reference batch (GAN_REF_SEED unless loaded) */
     data_sampler sampler;
     int sampler_ready;
 

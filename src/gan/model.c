@@ -556,6 +556,7 @@ int gan_alloc(gan **out, const gan_config *cfg, const gan_hparams *hp, char *err
     }
     g->cfg = *cfg;
     g->hp = *hp;
+    g->ref_seed = GAN_REF_SEED;
     gan_layout_g(&g->gl, cfg);
     gan_layout_z(&g->zl, cfg);
     gan_layout_d(&g->dl, cfg);

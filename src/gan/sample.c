@@ -1,7 +1,8 @@
 /* gan/sample.c: generator snapshots and sampling.
  *
  * A snapshot copies G's weights and fixes batch-norm statistics from a reference batch of
- * 64 latent vectors drawn from a constant seed (docs/MODEL.md, "Sampling"), so an image
+ * 64 latent vectors drawn from the model's reference seed (docs/MODEL.md, "Sampling"; a
+ * constant for new models, kept in checkpoints), so an image
  * depends only on its z and the weights, never on the rest of the request. The reference
  * pass uses the same batch-norm code as training, over the whole reference batch; requests
  * are then generated in chunks of a few images to bound memory. Snapshots are immutable after
@@ -181,7 +182,7 @@ int gan_snapshot_take(gan_snapshot **out, gan *g, char *err, size_t errlen)
         s->rstd[i] = p + s->gl.up[i].cout;
         p += 2 * (size_t)s->gl.up[i].cout;
     }
-    gan_sample_z(ref_z, GAN_REF_BATCH, GAN_REF_SEED);
+    gan_sample_z(ref_z, GAN_REF_BATCH, g->ref_seed);
     g_eval(&s->gl, s->w, ref_z, GAN_REF_BATCH, ref_img, s->mean, s->rstd, 1, &sc);
     free(sc.mem);
     free(ref_z);

@@ -125,6 +125,50 @@ static void test_exact_resume_at_epoch_end(void **state)
     dataset_free(&ds);
 }
 
+/* MODEL.md: checkpoints hold the reference-batch seed. The header keeps it at offset 240
+ * (docs/CHECKPOINT.md), and a loaded model samples with the seed it was saved with. */
+static void test_reference_seed_kept(void **state)
+{
+    (void)state;
+    char err[256];
+    gan *g = new_gan();
+    assert_int_equal(gan_checkpoint_save(g, path, err, sizeof err), 0);
+    uint64_t stored = 0;
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 240, SEEK_SET), 0);
+    assert_int_equal(fread(&stored, 8, 1, f), 1);
+    fclose(f);
+    print_message("header offset 240: %#llx, built-in reference seed %#llx\n",
+                  (unsigned long long)stored, (unsigned long long)GAN_REF_SEED);
+    assert_true(stored == GAN_REF_SEED);
+
+    g->ref_seed = 0x5EED0FF5E7ull;
+    assert_int_equal(gan_checkpoint_save(g, path, err, sizeof err), 0);
+    gan *back = NULL;
+    assert_int_equal(gan_checkpoint_load(&back, path, err, sizeof err), 0);
+    print_message("reference seed saved %#llx, loaded %#llx\n",
+                  (unsigned long long)g->ref_seed, (unsigned long long)back->ref_seed);
+    assert_true(back->ref_seed == g->ref_seed);
+    /* Same weights and seed: the same images for the same z. */
+    float z[2 * GAN_Z_DIM];
+    gan_sample_z(z, 2, 17);
+    const size_t count = 2 * (size_t)g->gl.side * g->gl.side * 3;
+    float *a = malloc(sizeof(float) * count), *b = malloc(sizeof(float) * count);
+    gan_snapshot *sa = NULL, *sb = NULL;
+    assert_int_equal(gan_snapshot_take(&sa, g, err, sizeof err), 0);
+    assert_int_equal(gan_snapshot_take(&sb, back, err, sizeof err), 0);
+    assert_int_equal(gan_snapshot_generate(sa, z, 2, a, err, sizeof err), 0);
+    assert_int_equal(gan_snapshot_generate(sb, z, 2, b, err, sizeof err), 0);
+    assert_same_floats(a, b, count, "images from the saved and the loaded model");
+    gan_snapshot_free(sa);
+    gan_snapshot_free(sb);
+    free(a);
+    free(b);
+    gan_free(g);
+    gan_free(back);
+}
+
 static long file_size(const char *p)
 {
     FILE *f = fopen(p, "rb");
@@ -238,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_resume),
         cmocka_unit_test(test_exact_resume_at_epoch_end),
+        cmocka_unit_test(test_reference_seed_kept),
         cmocka_unit_test(test_refuses_damaged_files),
         cmocka_unit_test(test_peek_reads_header),
     };

@@ -4,8 +4,9 @@
  * server, tells systemd it is ready once the server answers, then waits for signals.
  *
  * Signals: handlers only set flags, which the main thread polls. SIGTERM and SIGINT stop
- * training at the end of the current iteration, checkpoint, and exit 0; SIGHUP re-reads
- * the config file's live keys (applied as "config" hparams events) and the token file.
+ * training at the end of the current iteration, checkpoint, and exit 0 (1 when that
+ * checkpoint failed); SIGHUP re-reads the config file's live keys (applied as "config"
+ * hparams events) and the token file.
  * A stop requested over HTTP ends the same way. The watchdog (WATCHDOG=1) is fed only
  * while the trainer shows signs of life. */
 #include <errno.h>
@@ -552,10 +553,22 @@ static int run(const serve_args *a, daemon_state *d)
                 log_msg(d->log, LOGLV_ERROR, "stop", "the final checkpoint failed: %s", err);
                 rc = 1;
             }
-            break;
+            /* TRAINER_STOPPING: a stop over HTTP came first; wait for it to finish, so its
+             * outcome decides the exit status. */
+            if (r != TRAINER_STOPPING)
+                break;
+            continue;
         }
         if (ts.finished) {
             log_msg(d->log, LOGLV_INFO, "stop", "the trainer stopped at step %ld", ts.step);
+            /* A stop over HTTP whose final checkpoint failed still stops; the exit status
+             * must then say that training since the newest checkpoint is lost, as it does
+             * for SIGTERM. */
+            if (!ts.have_checkpoint || ts.checkpoint.step != ts.step) {
+                log_msg(d->log, LOGLV_ERROR, "stop", "no checkpoint of the final step %ld",
+                        ts.step);
+                rc = 1;
+            }
             notify_send("STOPPING=1", err, sizeof err);
             break;
         }

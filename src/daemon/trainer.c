@@ -300,9 +300,41 @@ int trainer_load_newest(const char *dir, gan **g, trainer_load_report *rep, char
     return 0;
 }
 
+/* Deletes ckpt-*.bin.tmp files: what a save killed mid-write (kill -9, power loss) left
+ * behind. Called only after a save has finished, and the state lock makes this trainer the
+ * only writer, so none of them is being written. Without this they stay forever, each as
+ * large as a checkpoint, unless a later save happens to reach the same step. */
+static void remove_orphan_tmps(trainer *t)
+{
+    DIR *d = opendir(t->o.checkpoint_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char base[32];
+        long step;
+        size_t len = strlen(e->d_name);
+        if (len != 5 + 12 + 8 || strcmp(e->d_name + len - 4, ".tmp"))
+            continue;
+        snprintf(base, sizeof base, "%.*s", (int)(len - 4), e->d_name);
+        if (parse_ckpt_name(base, &step))
+            continue;
+        char path[CONFIG_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", t->o.checkpoint_dir, e->d_name);
+        if (unlink(path))
+            log_msg(t->o.log, LOGLV_WARN, "checkpoint", "cannot remove %s: %s", path,
+                    strerror(errno));
+        else
+            log_msg(t->o.log, LOGLV_INFO, "checkpoint", "removed %s, left by an interrupted save",
+                    path);
+    }
+    closedir(d);
+}
+
 /* Deletes all but the newest `keep` checkpoints; `current` is never deleted. */
 static void prune_ckpts(trainer *t, const char *current)
 {
+    remove_orphan_tmps(t);
     ckpt_file *files;
     int n;
     char err[256];

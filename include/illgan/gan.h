@@ -98,8 +98,9 @@ void gan_sample_z(float *z, int n, uint64_t seed);
 
 /* ---- checkpoints (format in docs/CHECKPOINT.md) ----------------------------------------
  * Everything needed to resume exactly: config, hyperparameters, step counters, all three
- * parameter blocks, all three optimizers' moments, the random generator and the data
- * sampler's position. Written to PATH.tmp, fsynced and renamed. */
+ * parameter blocks, all three optimizers' moments, the random generator, the data
+ * sampler's position and the reference-batch seed. Written to PATH.tmp, fsynced and
+ * renamed. */
 int gan_checkpoint_save(const gan *g, const char *path, char *err, size_t errlen);
 /* Loads a checkpoint into a new gan. Refuses a truncated file, a bad checksum, a wrong
  * magic number or format version, with a message saying which. */

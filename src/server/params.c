@@ -76,6 +76,25 @@ int param_int(const http_request *q, const char *name, int64_t lo, int64_t hi, i
     return 0;
 }
 
+/* Whether a JSON string in b[0..n) holds the escape \u0000. cJSON decodes it to a NUL that
+ * ends the C string, so {"lr_d\u0000junk": 1} would pass as the key lr_d. */
+static int has_escaped_nul(const char *b, size_t n)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in_string) {
+            in_string = b[i] == '"';
+        } else if (b[i] == '"') {
+            in_string = 0;
+        } else if (b[i] == '\\' && i + 1 < n) {
+            if (b[i + 1] == 'u' && i + 5 < n && !strncmp(b + i + 2, "0000", 4))
+                return 1;
+            i++; /* the escaped character, so \\ and \" are skipped whole */
+        }
+    }
+    return 0;
+}
+
 int body_object(const http_request *q, cJSON **out, http_reply *r)
 {
     *out = NULL;
@@ -106,6 +125,10 @@ int body_object(const http_request *q, cJSON **out, http_reply *r)
     }
     if (!j)
         return reply_error(r, 400, "bad_json", NULL, "request body is not valid JSON");
+    if (has_escaped_nul(b, n)) {
+        cJSON_Delete(j);
+        return reply_error(r, 400, "bad_json", NULL, "request body: \\u0000 in a string");
+    }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return reply_error(r, 400, "bad_json", NULL, "request body must be a JSON object");

@@ -34,6 +34,11 @@ expect 400 bad_json null PATCH /api/hparams -d '[1, 2]'
 expect 400 bad_json null PATCH /api/hparams -d '"lr_d"'
 expect 400 bad_json null PATCH /api/hparams -d '{"lr_d": 0.001} {"x": 1}'
 expect 400 bad_json lr_d PATCH /api/hparams -d '{"lr_d": 0.001, "lr_d": 0.002}'
+# \u0000 would end the decoded key early, passing "lr_d<NUL>junk" as lr_d.
+expect 400 bad_json null PATCH /api/hparams -d '{"lr_d\u0000junk": 0.001}'
+expect 400 bad_json null POST /sample -d '{"z\u0000": 1}'
+# An escaped backslash followed by "u0000" is plain text: an unknown key, named as sent.
+expect 400 unknown_key 'lr_d\u0000' PATCH /api/hparams -d '{"lr_d\\u0000": 0.001}'
 expect 400 unknown_key lr PATCH /api/hparams -d '{"lr": 0.001}'
 expect 400 unknown_key bogus PATCH /api/hparams -d '{"lr_d": 0.001, "bogus": 1}'
 expect 400 wrong_type lr_d PATCH /api/hparams -d '{"lr_d": "0.001"}'

@@ -190,7 +190,15 @@ static int read_token(const char *path, char *tok, size_t len, logger *lg, char 
                 path, (unsigned)(sb.st_mode & 0777));
     if (!fgets(tok, (int)len, f))
         tok[0] = 0;
+    /* A first line that did not fit would leave a cut token that no client can present. */
+    int cut = !strchr(tok, '\n') && strlen(tok) == len - 1 && fgetc(f) != EOF;
     fclose(f);
+    if (cut) {
+        tok[0] = 0;
+        snprintf(err, errlen, "auth_token_file %s: the token is longer than %zu characters",
+                 path, len - 2);
+        return -1;
+    }
     size_t n = strcspn(tok, "\r\n");
     tok[n] = 0;
     while (n && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))

@@ -83,6 +83,14 @@ check "empty token file: exit status" "1" "$?"
 cat "$TMP/s4.log"
 "$BIN" serve --listen 127.0.0.1:0 --state-dir "$TMP/s5" --preset tiny --auth-token-file "$TMP/nope" >"$TMP/s5.log" 2>&1
 check "missing token file: exit status" "1" "$?"
+# A token longer than the daemon reads must be refused, not cut to a prefix that no client
+# sends (timeout only guards against a daemon that wrongly starts and serves forever).
+head -c 600 /dev/zero | tr '\0' x >"$TMP/long"
+chmod 600 "$TMP/long"
+timeout 20 "$BIN" serve --listen 127.0.0.1:0 --state-dir "$TMP/s8" --preset tiny --data synthetic \
+  --auth-token-file "$TMP/long" >"$TMP/s8.log" 2>&1
+check "600-character token: exit status" "1" "$?"
+check_true "600-character token: the log says why" 'grep -q "token is longer than" "$TMP/s8.log"'
 "$BIN" serve --listen 127.0.0.1:0 --bogus 1 >"$TMP/s6.log" 2>&1
 check "unknown option: exit status 2" "2" "$?"
 "$BIN" serve --set lr_d=7 >"$TMP/s7.log" 2>&1

@@ -93,6 +93,17 @@ static int int_query(store *st, const char *sql, long *out, char *err, size_t er
     return 0;
 }
 
+/* COMMIT, or on failure (a full disk, say) ROLLBACK, so that no transaction stays open to
+ * block every later write on this connection. */
+static int commit(store *st, char *err, size_t errlen)
+{
+    if (exec(st, "COMMIT", err, errlen) == 0)
+        return 0;
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 static int migrate(store *st, char *err, size_t errlen)
 {
     long v;
@@ -112,7 +123,7 @@ static int migrate(store *st, char *err, size_t errlen)
             goto rollback;
     }
     /* Later versions add steps here: if (v < 2) { ALTER ...; user_version = 2 } */
-    return exec(st, "COMMIT", err, errlen);
+    return commit(st, err, errlen);
 rollback:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -296,7 +307,7 @@ int store_insert_metrics(store *st, long run_id, const store_metric *rows, int n
         }
     }
     sqlite3_finalize(s);
-    return exec(st, "COMMIT", err, errlen);
+    return commit(st, err, errlen);
 rollback:
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -576,7 +587,7 @@ int store_rewind(store *st, long step, long *metrics_deleted, long *samples_dele
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    return exec(st, "COMMIT", err, errlen);
+    return commit(st, err, errlen);
 }
 
 int store_setting_get(store *st, const char *key, char *value, size_t len, char *err,

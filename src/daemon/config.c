@@ -322,6 +322,16 @@ static int set_live_text(live_params *live, unsigned char *given, int li, const 
     return 0;
 }
 
+/* An integer config value in [lo, hi], or an error naming the key. */
+static int parse_key_long(const char *key, const char *value, long lo, long hi, long *v,
+                          char *err, size_t errlen)
+{
+    if (parse_long(value, lo, hi, v) == 0)
+        return 0;
+    snprintf(err, errlen, "%s must be an integer in %ld..%ld, not '%s'", key, lo, hi, value);
+    return -1;
+}
+
 int config_set(config *c, const char *key, const char *value, char *err, size_t errlen)
 {
     int li = live_key_find(key);
@@ -332,11 +342,8 @@ int config_set(config *c, const char *key, const char *value, char *err, size_t 
         if (strcmp(k->name, key))
             continue;
         long v;
-        if (parse_long(value, k->lo, k->hi, &v)) {
-            snprintf(err, errlen, "%s must be an integer in %ld..%ld, not '%s'", key, k->lo, k->hi,
-                     value);
+        if (parse_key_long(key, value, k->lo, k->hi, &v, err, errlen))
             return -1;
-        }
         if (k->is_long)
             *(long *)(void *)((char *)c + k->offset) = v;
         else
@@ -348,11 +355,8 @@ int config_set(config *c, const char *key, const char *value, char *err, size_t 
         if (strcmp(k->name, key))
             continue;
         long v;
-        if (parse_long(value, k->lo, k->hi, &v)) {
-            snprintf(err, errlen, "%s must be an integer in %ld..%ld, not '%s'", key, k->lo, k->hi,
-                     value);
+        if (parse_key_long(key, value, k->lo, k->hi, &v, err, errlen))
             return -1;
-        }
         arch_store(&c->arch, k->flag, (int)v);
         c->arch_set |= k->flag;
         return 0;

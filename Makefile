@@ -55,7 +55,9 @@ TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TEST_UTIL  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/util/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all deps deps-test run test asan bench data install clean check-format
+.PHONY: all deps deps-test run test asan bench data install clean
+# Shared test helpers are built by a pattern rule; keep them between runs.
+.SECONDARY: $(TEST_UTIL)
 all: deps $(BIN)
 
 deps:

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "util/fs.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -190,9 +192,7 @@ static void test_daemon_under_fake_systemd(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     close(fd);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_remove_tree(dir), 0);
 }
 
 static int stop_daemon(void **state)

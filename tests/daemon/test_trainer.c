@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "util/fs.h"
 #include <dirent.h>
 
 #include "illgan/store.h"
@@ -80,9 +82,7 @@ static int teardown(void **state)
     fixture *f = *state;
     trainer_free(f->t);
     dataset_free(&f->ds);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_remove_tree(f->dir), 0);
     free(f);
     return 0;
 }

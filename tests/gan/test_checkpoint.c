@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "util/fs.h"
+
 #include "gan/internal.h"
 
 static char dir[] = "/tmp/illgan-ckpt-XXXXXX";
@@ -272,9 +274,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_tree(dir);
 }
 
 int main(void)

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "util/fs.h"
 #include <arpa/inet.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -106,9 +108,7 @@ static int teardown(void **state)
     int status;
     waitpid(daemon_pid, &status, 0);
     printf("daemon exit status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_remove_tree(dir), 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     return 0;
 }

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "util/fs.h"
+
 #include "server/internal.h"
 
 static http_request request(const char *const *kv, int n)
@@ -207,8 +209,7 @@ static void test_static_file_links_stay_inside(void **state)
         reply_free(&r);
     }
     free(real);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_remove_tree(dir), 0);
 }
 
 static void test_token_and_loopback(void **state)

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "util/fs.h"
 #include <math.h>
 #include <sqlite3.h>
 
@@ -39,9 +41,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     store_close(f->st);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_remove_tree(f->dir), 0);
     free(f);
     return 0;
 }

@@ -93,6 +93,10 @@ int gan_snapshot_side(const gan_snapshot *s);
  * concurrent calls on one snapshot are safe. */
 int gan_snapshot_generate(const gan_snapshot *s, const float *z, int n, float *images,
                           char *err, size_t errlen);
+/* Generates z (n, 100) and lays the images out as a PNG grid (cols and pad as for
+ * image_grid_png); *png is the caller's to free. Thread-safe like generation. */
+int gan_snapshot_grid_png(const gan_snapshot *s, const float *z, int n, int cols, int pad,
+                          uint8_t **png, size_t *len, char *err, size_t errlen);
 /* n latent vectors of plain N(0, 1), a pure function of (seed, n). */
 void gan_sample_z(float *z, int n, uint64_t seed);
 

@@ -403,17 +403,12 @@ static void store_sample_grid(trainer *t)
         log_msg(t->o.log, LOGLV_ERROR, "sample", "snapshot failed: %s", err);
         return;
     }
-    int side = gan_config_side(gan_get_config(t->g));
     int n = t->o.sample_n;
-    float *img = malloc((size_t)n * side * side * 3 * sizeof *img);
     uint8_t *png = NULL;
     size_t len = 0;
     trainer_snapshot *s = trainer_snapshot_acquire(t);
-    int rc = -1;
-    if (!img)
-        snprintf(err, sizeof err, "out of memory");
-    else if (!gan_snapshot_generate(s->snap, t->sample_z, n, img, err, sizeof err) &&
-             !image_grid_png(&png, &len, img, n, side, 0, 2, err, sizeof err))
+    int rc = gan_snapshot_grid_png(s->snap, t->sample_z, n, 0, 2, &png, &len, err, sizeof err);
+    if (!rc)
         rc = store_insert_sample(t->st, t->o.run_id, gan_step(t->g), util_wall_seconds(), n,
                                  t->o.sample_seed, png, len, err, sizeof err);
     trainer_snapshot_release(s);
@@ -421,7 +416,6 @@ static void store_sample_grid(trainer *t)
         log_msg(t->o.log, LOGLV_ERROR, "sample", "sample grid at step %ld not stored: %s",
                 gan_step(t->g), err);
     free(png);
-    free(img);
 }
 
 /* ---- commands ---------------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gan/internal.h"
+#include "illgan/image.h"
 
 #define CHUNK_IMAGES 16   /* images per generation chunk */
 #define CONV_IMAGES 8     /* images per upsample+conv slice */
@@ -220,4 +221,19 @@ int gan_snapshot_generate(const gan_snapshot *s, const float *z, int n, float *i
     }
     free(sc.mem);
     return 0;
+}
+
+int gan_snapshot_grid_png(const gan_snapshot *s, const float *z, int n, int cols, int pad,
+                          uint8_t **png, size_t *len, char *err, size_t errlen)
+{
+    const int side = s->gl.side;
+    float *img = malloc(sizeof(float) * n * side * side * 3);
+    if (!img) {
+        snprintf(err, errlen, "out of memory for %d images", n);
+        return -1;
+    }
+    int rc = gan_snapshot_generate(s, z, n, img, err, errlen) ||
+             image_grid_png(png, len, img, n, side, cols, pad, err, errlen) ? -1 : 0;
+    free(img);
+    return rc;
 }

@@ -86,18 +86,11 @@ static int render_grid(server *s, const float *z, int n, int cols, int pad,
     const gan_snapshot *snap = trainer_snapshot_get(g.snap);
     int side = gan_snapshot_side(snap);
     long step = gan_snapshot_step(snap);
-    float *img = malloc((size_t)n * side * side * 3 * sizeof *img);
     uint8_t *png = NULL;
     size_t len = 0;
     char err[256];
-    int rc = -1;
-    if (!img)
-        snprintf(err, sizeof err, "out of memory");
-    else if (!gan_snapshot_generate(snap, z, n, img, err, sizeof err) &&
-             !image_grid_png(&png, &len, img, n, side, cols, pad, err, sizeof err))
-        rc = 0;
+    int rc = gan_snapshot_grid_png(snap, z, n, cols, pad, &png, &len, err, sizeof err);
     gen_end(s, &g);
-    free(img);
     if (rc)
         return reply_error(r, 500, "internal", NULL, "rendering failed: %s", err);
     image_headers(r, step, side, seed);

@@ -43,6 +43,20 @@ static void train(gan *g, const dataset *ds, int steps)
     }
 }
 
+/* Saves g to the test's checkpoint path, frees it, and loads it back. */
+static gan *save_and_reload(gan *g)
+{
+    char err[256];
+    assert_int_equal(gan_checkpoint_save(g, path, err, sizeof err), 0);
+    gan_free(g);
+    gan *back = NULL;
+    int rc = gan_checkpoint_load(&back, path, err, sizeof err);
+    if (rc)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    return back;
+}
+
 static void assert_same_floats(const float *a, const float *b, size_t n, const char *what)
 {
     size_t differ = 0;
@@ -64,13 +78,7 @@ static void test_exact_resume(void **state)
 
     gan *two = new_gan();
     train(two, &ds, 4);
-    assert_int_equal(gan_checkpoint_save(two, path, err, sizeof err), 0);
-    gan_free(two);
-    gan *back = NULL;
-    int rc = gan_checkpoint_load(&back, path, err, sizeof err);
-    if (rc)
-        print_error("%s\n", err);
-    assert_int_equal(rc, 0);
+    gan *back = save_and_reload(two);
     assert_int_equal(gan_step(back), 4);
     train(back, &ds, 3);
 
@@ -105,13 +113,7 @@ static void test_exact_resume_at_epoch_end(void **state)
                   (unsigned long long)two->sampler.epoch, (unsigned long long)two->sampler.pos,
                   ds.count);
     assert_int_equal(two->sampler.pos, (uint64_t)ds.count);
-    assert_int_equal(gan_checkpoint_save(two, path, err, sizeof err), 0);
-    gan_free(two);
-    gan *back = NULL;
-    int rc = gan_checkpoint_load(&back, path, err, sizeof err);
-    if (rc)
-        print_error("%s\n", err);
-    assert_int_equal(rc, 0);
+    gan *back = save_and_reload(two);
     train(back, &ds, 2);
 
     print_message("after 6 iterations: uninterrupted at epoch %llu position %llu, resumed at "

@@ -144,20 +144,17 @@ void nn_adam_update(float *w, const float *g, float *m, float *v, size_t count,
                     const nn_adam_config *cfg, long t);
 
 /* ---- parameter blocks ----------------------------------------------------------------
- * One allocation each for a network's weights and their gradients, zeroed. Views into a
- * block are handed out by nn_block_take in declaration order, so a block's byte layout is
- * fixed by the order in which its owner declares its tensors. */
+ * One allocation each for a network's weights and their gradients, zeroed. The owner
+ * names its tensors by offsets into the block (src/gan/layout.c), so one layout serves
+ * the live model, its snapshots and its checkpoints. */
 typedef struct {
     float *w;       /* (count) weights */
     float *dw;      /* (count) gradients */
     size_t count;   /* floats in the block */
-    size_t used;    /* floats handed out so far by nn_block_take */
 } nn_block;
 
 int nn_block_init(nn_block *b, size_t count, char *err, size_t errlen);
 void nn_block_free(nn_block *b);
-/* Next `count` floats of the block; returns their offset. */
-size_t nn_block_take(nn_block *b, size_t count);
 void nn_block_zero_grad(nn_block *b);
 
 /* Adam moments for a contiguous range of some block. */

@@ -1,9 +1,7 @@
 /* nn/block: parameter blocks and Adam moments, each one zeroed allocation aligned to 64
  * bytes (a cache line, and the widest vector). The owner of a block is whoever called
  * nn_block_init / nn_adam_init, and frees it with the matching _free (NULL-safe on a
- * zeroed or freed struct). Views are handed out in declaration order with no padding,
- * so a block's layout is exactly the sequence of its owner's nn_block_take calls. */
-#include <assert.h>
+ * zeroed or freed struct). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +46,6 @@ void nn_block_free(nn_block *b)
     free(b->w);
     free(b->dw);
     memset(b, 0, sizeof *b);
-}
-
-size_t nn_block_take(nn_block *b, size_t count)
-{
-    assert(count <= b->count - b->used && "nn_block_take beyond the block's size");
-    size_t offset = b->used;
-    b->used += count;
-    return offset;
 }
 
 void nn_block_zero_grad(nn_block *b)

@@ -68,16 +68,10 @@ static void test_block_layout(void **state)
     nn_block b;
     assert_int_equal(nn_block_init(&b, 1000, err, sizeof err), 0);
     assert_int_equal(b.count, 1000);
-    assert_int_equal(b.used, 0);
     assert_true((uintptr_t)b.w % 64 == 0 && (uintptr_t)b.dw % 64 == 0);
     for (size_t i = 0; i < b.count; i++)
         assert_true(b.w[i] == 0.0f && b.dw[i] == 0.0f);
-    /* views in declaration order, no padding */
-    assert_int_equal(nn_block_take(&b, 10), 0);
-    assert_int_equal(nn_block_take(&b, 300), 10);
-    assert_int_equal(nn_block_take(&b, 690), 310);
-    assert_int_equal(b.used, 1000);
-    printf("  block of 1000: 64-byte aligned, zeroed, views at offsets 0, 10, 310\n");
+    printf("  block of 1000: 64-byte aligned, zeroed\n");
     for (size_t i = 0; i < b.count; i++)
         b.dw[i] = (float)i;
     nn_block_zero_grad(&b);
